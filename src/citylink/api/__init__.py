@@ -1,0 +1,1 @@
+"""HTTP surfaces: ingest, NGSI-LD, health."""

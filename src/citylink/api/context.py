@@ -1,0 +1,42 @@
+"""CityLink's JSON-LD @context, generated from the specs in force.
+
+Every entity type and attribute of every service is a term mapped to its IRI
+(a Smart Data Models IRI where the spec names one, else CityLink's namespace
+``https://w3id.org/citylink/ns/``).  The platform serves it itself; nothing is
+fetched from the internet.
+"""
+from __future__ import annotations
+
+from ..spec.model import CITYLINK_NS, NGSI_LD_CORE_CONTEXT_URL, SpecSet
+
+CONTEXT_PATH = "/ngsi-ld/v1/jsonldContexts/citylink"
+LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def terms(specs: SpecSet) -> dict[str, str]:
+    out = {"qualityFlags": CITYLINK_NS + "qualityFlags"}
+    for svc in specs.services.values():
+        for et in svc.entity_types.values():
+            out[et.name] = et.iri
+            for a in et.attributes.values():
+                if not a.iri.startswith("https://uri.etsi.org/ngsi-ld/"):
+                    out[a.name] = a.iri
+    return out
+
+
+def document(specs: SpecSet) -> dict:
+    return {"@context": [terms(specs), NGSI_LD_CORE_CONTEXT_URL]}
+
+
+def link_header(base_url: str) -> str:
+    return f"<{base_url.rstrip('/')}{CONTEXT_PATH}>; {LINK_REL}"
+
+
+def type_names(specs: SpecSet) -> dict[str, str]:
+    """Expanded or short type name → short name."""
+    out = {}
+    for svc in specs.services.values():
+        for et in svc.entity_types.values():
+            out[et.name] = et.name
+            out[et.iri] = et.name
+    return out

@@ -1,0 +1,33 @@
+"""Liveness and readiness, for a process supervisor or a load balancer."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+
+def router(platform) -> APIRouter:
+    r = APIRouter(tags=["operations"])
+
+    @r.get("/healthz", summary="The process is alive")
+    def healthz():
+        return {"status": "ok"}
+
+    @r.get("/readyz", summary="The platform can take and serve data")
+    def readyz():
+        checks = {}
+        try:
+            platform.store.ping()
+            checks["store"] = "ok"
+        except Exception as e:  # noqa: BLE001 - report, do not crash the probe
+            checks["store"] = f"error: {e}"
+        checks["specs"] = "ok" if platform.normalizer and platform.specs.sources else "no sources in force"
+        checks["normalizer"] = "ok" if platform.started else "not started"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @r.get("/api/ledger", summary="Per-source message ledger")
+    def ledger():
+        return platform.store.ledger()
+
+    return r

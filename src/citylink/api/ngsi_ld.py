@@ -1,0 +1,166 @@
+"""The read side as the first slice of NGSI-LD (ETSI GS CIM 009) under ``/ngsi-ld/v1``:
+retrieve an entity, query entities by type/id, retrieve a temporal entity."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..clock import to_us
+from . import context, render
+from .problems import NgsiError
+
+MAX_LIMIT = 1000
+
+
+def _options(request: Request) -> set[str]:
+    raw = request.query_params.get("options", "")
+    opts = {o.strip() for o in raw.split(",") if o.strip()}
+    known = {"keyValues", "concise", "sysAttrs", "normalized", "temporalValues"}
+    bad = opts - known
+    if bad:
+        raise NgsiError("BadRequestData", f"options: unknown value {sorted(bad)[0]!r} (known: {', '.join(sorted(known))})")
+    return opts
+
+
+def _format(request: Request, opts: set[str]) -> str:
+    fmt = request.query_params.get("format")
+    if fmt:
+        if fmt not in ("keyValues", "concise", "normalized"):
+            raise NgsiError("BadRequestData", f"format: {fmt!r} is not keyValues, concise or normalized")
+        return fmt
+    if "keyValues" in opts:
+        return "keyValues"
+    if "concise" in opts:
+        return "concise"
+    return "normalized"
+
+
+def _int(request: Request, name: str, default: int | None, lo: int, hi: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise NgsiError("BadRequestData", f"{name}: {raw!r} is not an integer") from None
+    if v < lo or (hi is not None and v > hi):
+        raise NgsiError("TooManyResults" if name == "limit" and hi and v > hi else "BadRequestData",
+                        f"{name}: {v} is outside {lo}..{hi if hi is not None else '∞'}")
+    return v
+
+
+def _time(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise NgsiError("BadRequestData", f"{name}: {raw!r} is not an ISO 8601 date-time") from None
+    if dt.tzinfo is None:
+        raise NgsiError("BadRequestData", f"{name}: {raw!r} has no time zone (add Z or an offset)")
+    return to_us(dt)
+
+
+def _attrs(request: Request) -> list[str] | None:
+    raw = request.query_params.get("attrs") or request.query_params.get("pick")
+    return [a.strip() for a in raw.split(",") if a.strip()] if raw else None
+
+
+def router(platform) -> APIRouter:
+    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
+    store = platform.store
+
+    def respond(request: Request, body, status: int = 200, headers: dict | None = None) -> JSONResponse:
+        headers = dict(headers or {})
+        accept = request.headers.get("accept", "application/json")
+        if "application/ld+json" in accept:
+            ctx = str(request.base_url).rstrip("/") + context.CONTEXT_PATH
+            if isinstance(body, list):
+                body = [dict(b, **{"@context": ctx}) for b in body]
+            else:
+                body = dict(body, **{"@context": ctx})
+            media = "application/ld+json"
+        else:
+            headers["Link"] = context.link_header(str(request.base_url))
+            media = "application/json"
+        return JSONResponse(body, status_code=status, headers=headers, media_type=media)
+
+    def short_types(raw: str) -> list[str]:
+        names = context.type_names(platform.specs)
+        return [names.get(t.strip(), t.strip()) for t in raw.split(",") if t.strip()]
+
+    @r.get("/entities/{entity_id:path}", summary="Retrieve an entity")
+    def retrieve(entity_id: str, request: Request):
+        opts = _options(request)
+        fmt = _format(request, opts)
+        e = store.entity(entity_id)
+        if e is None:
+            raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
+        attrs = _attrs(request)
+        return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts,
+                                              attrs=set(attrs) if attrs else None))
+
+    @r.get("/entities", summary="Query entities")
+    def query(request: Request):
+        opts = _options(request)
+        fmt = _format(request, opts)
+        qp = request.query_params
+        types = short_types(qp["type"]) if qp.get("type") else None
+        ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
+        unsupported = [p for p in ("q", "georel", "geometry", "coordinates", "idPattern", "scopeQ", "csf") if p in qp]
+        if unsupported:
+            raise NgsiError("OperationNotSupported",
+                            f"{unsupported[0]}: not supported yet by this CityLink version (type, id, attrs, limit, "
+                            f"offset, count and options are)", 501)
+        if not types and not ids and not qp.get("attrs"):
+            raise NgsiError("BadRequestData", "type: give at least one of type, id or attrs")
+        limit = _int(request, "limit", 20, 0, MAX_LIMIT)
+        offset = _int(request, "offset", 0, 0)
+        ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset)
+        attrs = _attrs(request)
+        body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=set(attrs) if attrs else None)
+                for e in ents]
+        headers = {}
+        if qp.get("count") == "true":
+            headers["NGSILD-Results-Count"] = str(total)
+        return respond(request, body, headers=headers)
+
+    @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity")
+    def temporal(entity_id: str, request: Request):
+        opts = _options(request)
+        qp = request.query_params
+        timerel = qp.get("timerel")
+        t1, t2 = _time(request, "timeAt"), _time(request, "endTimeAt")
+        start = end = None
+        if timerel:
+            if t1 is None:
+                raise NgsiError("BadRequestData", "timeAt: required with timerel")
+            if timerel == "before":
+                end = t1
+            elif timerel == "after":
+                start = t1
+            elif timerel == "between":
+                if t2 is None:
+                    raise NgsiError("BadRequestData", "endTimeAt: required with timerel=between")
+                if t2 <= t1:
+                    raise NgsiError("BadRequestData", "endTimeAt: must be after timeAt")
+                start, end = t1, t2
+            else:
+                raise NgsiError("BadRequestData", f"timerel: {timerel!r} is not before, after or between")
+        tp = qp.get("timeproperty", "observedAt")
+        if tp != "observedAt":
+            raise NgsiError("OperationNotSupported", f"timeproperty: only observedAt is supported, not {tp!r}", 501)
+        last_n = _int(request, "lastN", None, 1, 100_000)
+        e = store.temporal(entity_id, attrs=_attrs(request), start=start, end=end, last_n=last_n)
+        if e is None:
+            raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
+        return respond(request, render.temporal_entity(e, temporal_values="temporalValues" in opts))
+
+    @r.get("/jsonldContexts/citylink", summary="CityLink's @context")
+    def citylink_context():
+        return JSONResponse(context.document(platform.specs), media_type="application/ld+json")
+
+    return r

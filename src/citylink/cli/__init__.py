@@ -1,0 +1,62 @@
+"""The ``citylink`` command: one Typer app, one sub-module per group of commands."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import CityLinkError, SpecError
+
+app = typer.Typer(name="citylink", no_args_is_help=True, add_completion=False,
+                  help="CityLink smart city data platform.")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="CITYLINK_DATA_DIR",
+                                                  help="Where the embedded store and keys live."),
+          config: Optional[Path] = typer.Option(None, "--config", help="TOML configuration file."),
+          store_url: Optional[str] = typer.Option(None, "--store-url", help="sqlite:///… or postgresql://…"),
+          verbose: bool = typer.Option(False, "--verbose", "-v")):
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"data_dir": data_dir, "config": config, "store_url": store_url}
+
+
+def settings(ctx: typer.Context, **more):
+    from ..config import load_settings
+    o = ctx.find_root().obj or {}
+    return load_settings(o.get("config"), data_dir=o.get("data_dir"), store_url=o.get("store_url"), **more)
+
+
+def platform(ctx: typer.Context, *, start: bool = True, watch: bool = False, **more):
+    from ..platform import Platform
+    p = Platform(settings(ctx, **more))
+    if start:
+        p.start(watch=watch)
+    return p
+
+
+def fail(msg: str, code: int = 1):
+    err.print(msg, markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+from . import ingest, serve, specs, sources  # noqa: E402,F401  (register commands)
+
+
+def main() -> None:
+    try:
+        app()
+    except SpecError as e:
+        for p in e.problems:
+            err.print(str(p), markup=False, highlight=False)
+        raise SystemExit(1)
+    except CityLinkError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise SystemExit(1)

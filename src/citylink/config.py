@@ -1,0 +1,97 @@
+"""Configuration: a TOML file, overridden by ``CITYLINK_*`` environment variables.
+
+Precedence (highest first): explicit arguments (CLI flags) → environment
+(``CITYLINK_DATA_DIR``, ``CITYLINK_STORE_URL``, …) → the TOML file named by
+``--config`` / ``CITYLINK_CONFIG`` (or ``./citylink.toml`` when present) →
+defaults.  Secrets (the pseudonymisation key) never live in spec files; when
+none is configured a random key is made once and kept in the data directory.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+BUNDLED_SPECS = Path(__file__).parent / "data" / "specs"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYLINK_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("citylink")))
+    store_url: str | None = None  # default: sqlite:///<data_dir>/citylink.db
+    specs_dir: Path = BUNDLED_SPECS
+    deployment: str = "dobong"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    ingest_wait_seconds: float = 5.0
+    spec_poll_seconds: float = 2.0
+    bus: str = "memory"
+    pseudonym_key: str | None = None
+    max_clock_skew_seconds: float = 300.0   # beyond this ahead of now: flagged clock_skew
+    max_future_seconds: float = 86_400.0    # beyond this ahead of now: quarantined
+    late_after_seconds: float = 3_600.0     # older than this on arrival: flagged late
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'citylink.db'}"
+
+    def resolved_pseudonym_key(self) -> bytes:
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        path = self.data_dir / "pseudonym.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls):
+        super().__init__(settings_cls)
+        explicit = os.environ.get("CITYLINK_CONFIG")
+        path = Path(explicit) if explicit else Path("citylink.toml")
+        self.data: dict[str, Any] = {}
+        if explicit and not path.exists():
+            raise ConfigError(f"CITYLINK_CONFIG={explicit}: no such file")
+        if path.exists():
+            try:
+                raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"{path}: {e}") from e
+            self.data = raw.get("citylink", raw)
+            self.path = path
+
+    def get_field_value(self, field, field_name):
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from file + environment, with ``overrides`` (non-None ones) on top."""
+    if config is not None:
+        os.environ["CITYLINK_CONFIG"] = str(config)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            lines.append(f"{key} (CITYLINK_{key.upper()}): {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

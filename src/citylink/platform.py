@@ -1,0 +1,211 @@
+"""The running platform: store + specs + bus + normalizer, wired together.
+
+    adapters ──archive──► store (raw, pending)
+        └──publish──► bus ──► normalizer ──apply──► store (observations, state, quarantine, ledger)
+
+The platform owns the one clock, reloads specs and device registries when the
+store's configuration revision moves (``citylink spec apply`` in another
+process), re-queues messages left pending by a crash, and lets callers wait for
+the outcome of the messages they handed in.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from .bus import Bus, open_bus
+from .clock import Clock, SystemClock
+from .config import Settings
+from .errors import SpecError, SpecProblem, UnknownSource
+from .ids import RawIdGenerator
+from .normalize.pipeline import Limits, Normalizer
+from .normalize.records import PENDING, RawMessage
+from .spec.devices import load_registry
+from .spec.loader import load_paths, load_texts
+from .spec.model import SpecSet
+from .store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Platform:
+    def __init__(self, settings: Settings, *, store: Store | None = None, clock: Clock | None = None,
+                 bus: Bus | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.store = store or open_store(settings.resolved_store_url())
+        self.bus = bus or open_bus(settings.bus)
+        self.ids = RawIdGenerator(self.clock)
+        self.limits = Limits(int(settings.max_clock_skew_seconds * 1e6), int(settings.max_future_seconds * 1e6),
+                             int(settings.late_after_seconds * 1e6))
+        self._key = settings.resolved_pseudonym_key()
+        self.normalizer: Normalizer | None = None
+        self._revision = -1
+        self._cond = threading.Condition()
+        self._results: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.started = False
+
+    # -- specs ------------------------------------------------------------------------------
+    @property
+    def specs(self) -> SpecSet:
+        return self.normalizer.specs if self.normalizer else SpecSet()
+
+    def apply_specs(self, paths: list[Path]) -> list[tuple[str, str, str, bool]]:
+        """Validate spec files and store each changed one as a new version, with the device
+        registries they name; returns (kind, name, version, created) per spec."""
+        specs = load_paths(paths)
+        now = self.clock.now_us()
+        out = []
+        registries = {}
+        for sid, src in specs.sources.items():
+            if src.devices:
+                path = Path(src.origin.file).parent / src.devices
+                try:
+                    registries[sid] = load_registry(path)
+                except SpecError as e:
+                    raise SpecError([SpecProblem(p.type, p.file, p.line, p.path, p.msg) for p in e.problems]) from None
+        for kind, items in (("service", specs.services), ("source", specs.sources)):
+            for name, spec in items.items():
+                sf = spec.origin
+                _, created = self.store.put_spec(kind, name, spec.version, sf.sha256, sf.file, sf.text, now)
+                out.append((kind, name, spec.version, created))
+        for sid, devices in registries.items():
+            self.store.put_devices(sid, devices, now)
+        return out
+
+    def load_specs_in_force(self) -> SpecSet:
+        rows = self.store.specs_in_force()
+        specs = load_texts([(r.file or f"{r.kind}:{r.name}", r.body) for r in rows])
+        specs.version_ids = {(r.kind, r.name): r.id for r in rows}
+        return specs
+
+    def reload(self, force: bool = False) -> bool:
+        rev = self.store.config_revision()
+        if rev == self._revision and not force:
+            return False
+        specs = self.load_specs_in_force()
+        norm = Normalizer(specs, deployment=self.settings.deployment, pseudonym_key=self._key,
+                          clock=self.clock, limits=self.limits, registries=self.store.devices())
+        self.store.register_attributes(norm.attr_catalog())
+        self.normalizer = norm  # swapped whole: a batch in flight keeps the one it started with
+        self._revision = rev
+        log.info("specs in force: %d services, %d sources (config revision %d)",
+                 len(specs.services), len(specs.sources), rev)
+        return True
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, *, specs_dir: Path | None = None, watch: bool = True) -> "Platform":
+        if specs_dir is not None:
+            self.apply_specs([specs_dir])
+        self.reload(force=True)
+        self.bus.consume(self._handle)
+        self.recover()
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="citylink-spec-watch", daemon=True)
+            self._watcher.start()
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.bus.drain(timeout=30)
+        self.bus.close()
+        self.store.close()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.spec_poll_seconds):
+            try:
+                self.reload()
+            except SpecError as e:  # the specs in the store stay as they were
+                log.error("spec reload refused:\n%s", e)
+            except Exception:
+                log.exception("spec reload failed")
+
+    def recover(self) -> int:
+        """Re-queue messages archived but never normalized (a crash between archive and apply)."""
+        n, after = 0, 0
+        while True:
+            batch = self.store.raw_messages(status=PENDING, after_id=after, limit=5000)
+            if not batch:
+                return n
+            self.bus.publish(batch)
+            n += len(batch)
+            after = batch[-1].id
+
+    # -- ingest (adapters call these) -----------------------------------------------------------
+    def source_names(self) -> list[str]:
+        return sorted(self.specs.sources)
+
+    def check_source(self, source: str) -> None:
+        if source not in self.specs.sources:
+            raise UnknownSource(source, self.source_names())
+
+    def authorize(self, source: str, token: str | None) -> bool:
+        if not token:
+            return False
+        return source in self.store.token_sources(token_hash(token))
+
+    def issue_token(self, source: str, label: str | None = None) -> str:
+        self.check_source(source)
+        token = "cl_" + secrets.token_urlsafe(32)
+        self.store.add_token(source, token_hash(token), label, self.clock.now_us())
+        return token
+
+    def make_messages(self, source: str, bodies: list[tuple[bytes, dict]], transport: str) -> list[RawMessage]:
+        now = self.clock.now_us()
+        ids = self.ids.next_ids(len(bodies))
+        return [RawMessage(i, source, now, b, transport, m) for i, (b, m) in zip(ids, bodies)]
+
+    def submit(self, messages: list[RawMessage]) -> list[int]:
+        """Archive (durably), then publish on the bus.  Returns the raw ids."""
+        self.store.archive(messages)
+        self.bus.publish(messages)
+        return [m.id for m in messages]
+
+    def wait(self, ids: list[int], timeout: float) -> dict[int, int]:
+        """Outcome codes of these raw ids, waiting up to ``timeout`` s for the normalizer."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                got = {i: self._results[i] for i in ids if i in self._results}
+                left = deadline - time.monotonic()
+                if len(got) == len(ids) or left <= 0:
+                    return got
+                self._cond.wait(left)
+
+    def replay(self, source: str | None, *, everything: bool = False, ids: list[int] | None = None) -> int:
+        """Re-run quarantined (or all) archived messages of a source through the specs in force."""
+        from .normalize.records import QUARANTINED
+        n, after = 0, 0
+        while True:
+            batch = self.store.raw_messages(source=source, ids=ids, status=None if everything or ids else QUARANTINED,
+                                            after_id=after, limit=5000)
+            if not batch:
+                return n
+            for m in batch:
+                m.replay = True
+            self.bus.publish(batch)
+            n += len(batch)
+            after = batch[-1].id
+
+    # -- the normalizer's side of the bus ---------------------------------------------------------
+    def _handle(self, batch: list[RawMessage]) -> None:
+        norm = self.normalizer
+        result = norm.run(batch, self.store.find_dedupe)
+        self.store.apply(result, self.clock.now_us())
+        with self._cond:
+            if len(self._results) > 200_000:
+                self._results.clear()
+            for rid, _, outcome, *_ in result.outcomes:
+                self._results[rid] = outcome
+            self._cond.notify_all()

@@ -1,0 +1,187 @@
+"""The store interface: one narrow seam, two engines (SQLite, PostgreSQL).
+
+Both engines hold the same tables (see ``migrations/``) and pass the same test
+suite (``tests/store/``).  Writes of the pipeline go through two calls only:
+``archive`` (adapters, before they acknowledge a message) and ``apply`` (the
+normalizer's result for a batch, in one transaction).  Everything the API reads
+comes back as the plain rows defined here; rendering them as NGSI-LD is the
+API's job.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..normalize.records import OUTCOME_NAMES, NormalizedBatch, RawMessage
+from ..spec.devices import Device
+
+
+@dataclass
+class AttrRow:
+    iri: str
+    name: str
+    kind: str
+    vtype: str
+    dataset_id: str
+    value_num: float | None
+    value_json: str | None
+    unit: str | None
+    observed_at: int
+    flags: int
+    raw_id: int | None
+    spec_version: int | None
+    modified_at: int | None = None
+
+
+@dataclass
+class EntityRow:
+    id: str
+    type: str
+    service: str
+    department: str
+    source: str
+    lon: float | None
+    lat: float | None
+    testing: bool
+    created_at: int
+    modified_at: int
+    attrs: list[AttrRow] = field(default_factory=list)
+
+
+@dataclass
+class SpecRow:
+    id: int
+    kind: str
+    name: str
+    version: str
+    sha256: str
+    file: str | None
+    body: str
+    applied_at: int
+
+
+def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:
+    """Observation rows (eid, aid, ds, observed_at, ...) → the newest per (eid, aid, ds)."""
+    best: dict[tuple, tuple] = {}
+    for r in rows:
+        k = (r[0], r[1], r[2])
+        cur = best.get(k)
+        if cur is None or r[3] >= cur[3]:
+            best[k] = r
+    return best
+
+
+class Store(ABC):
+    url: str
+
+    # -- life cycle -------------------------------------------------------------------
+    @abstractmethod
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Apply pending migrations (up to ``target``); return the versions applied."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot answer (used by /readyz)."""
+
+    # -- specs and configuration ---------------------------------------------------------
+    @abstractmethod
+    def put_spec(self, kind: str, name: str, version: str, sha256: str, file: str | None,
+                 body: str, now: int) -> tuple[int, bool]:
+        """Store a spec text; returns (version id, created).  Same text again → same id."""
+
+    @abstractmethod
+    def specs_in_force(self) -> list[SpecRow]:
+        """The newest non-retired version of every spec."""
+
+    @abstractmethod
+    def spec_history(self, kind: str | None = None, name: str | None = None) -> list[SpecRow]: ...
+
+    @abstractmethod
+    def config_revision(self) -> int:
+        """Bumped by every spec apply and device import: the running platform reloads on change."""
+
+    @abstractmethod
+    def add_token(self, source: str, sha256: str, label: str | None, now: int) -> int: ...
+
+    @abstractmethod
+    def token_sources(self, sha256: str) -> set[str]:
+        """The sources an (unrevoked) token hash may push to."""
+
+    @abstractmethod
+    def revoke_tokens(self, source: str, now: int) -> int: ...
+
+    @abstractmethod
+    def put_devices(self, source: str, devices: list[Device], now: int) -> int: ...
+
+    @abstractmethod
+    def devices(self, source: str | None = None) -> dict[str, list[Device]]: ...
+
+    # -- the pipeline --------------------------------------------------------------------
+    @abstractmethod
+    def archive(self, messages: list[RawMessage]) -> None:
+        """Durably keep raw messages (status pending) before anyone acknowledges them."""
+
+    @abstractmethod
+    def register_attributes(self, catalog: dict[str, tuple[str, str, str, str | None]]) -> None: ...
+
+    @abstractmethod
+    def find_dedupe(self, keys: list[int]) -> dict[int, int]:
+        """Which of these duplicate keys an accepted message already has: key → raw id."""
+
+    @abstractmethod
+    def apply(self, batch: NormalizedBatch, now: int) -> None:
+        """Write a normalizer result in one transaction: observations, current state,
+        entities, message outcomes, quarantine, ledger.  Replayed messages first lose
+        what they produced before."""
+
+    @abstractmethod
+    def count_refused(self, source: str, reason: str, now: int) -> None: ...
+
+    # -- reading the archive ---------------------------------------------------------------
+    @abstractmethod
+    def raw_messages(self, *, source: str | None = None, ids: list[int] | None = None,
+                     status: int | None = None, after_id: int = 0, limit: int = 1000) -> list[RawMessage]: ...
+
+    @abstractmethod
+    def outcomes(self, ids: list[int]) -> dict[int, tuple[int, list[dict] | None]]:
+        """raw id → (outcome code, quarantine problems or None)."""
+
+    @abstractmethod
+    def quarantined(self, source: str | None = None, limit: int = 100, after_id: int = 0) -> list[dict]: ...
+
+    @abstractmethod
+    def ledger(self) -> dict[str, dict[str, int]]:
+        """source → {pending, stored, stored_flagged, duplicate, quarantined, received, refused_*}."""
+
+    # -- reading the context ----------------------------------------------------------------
+    @abstractmethod
+    def entity(self, entity_id: str) -> EntityRow | None: ...
+
+    @abstractmethod
+    def entities(self, *, types: list[str] | None = None, ids: list[str] | None = None,
+                 limit: int = 20, offset: int = 0) -> tuple[list[EntityRow], int]: ...
+
+    @abstractmethod
+    def temporal(self, entity_id: str, *, attrs: list[str] | None = None, start: int | None = None,
+                 end: int | None = None, last_n: int | None = None) -> EntityRow | None:
+        """The entity with every attribute instance in [start, end) (newest ``last_n`` per attribute)."""
+
+
+def ledger_view(rows: Iterable[tuple[str, str, int]], refusals: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for source, outcome, n in rows:
+        d = out.setdefault(source, {k: 0 for k in OUTCOME_NAMES.values()})
+        d[outcome] = d.get(outcome, 0) + n
+    for d in out.values():
+        d["received"] = sum(d[k] for k in OUTCOME_NAMES.values())
+    for source, reason, n in refusals:
+        d = out.setdefault(source, {k: 0 for k in OUTCOME_NAMES.values()} | {"received": 0})
+        d[f"refused_{reason}"] = n
+    return out

@@ -1,0 +1,486 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+All writes go through one connection guarded by a lock (SQLite has one writer
+at a time anyway); every reading thread gets its own connection, which WAL lets
+read while a write is under way.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from importlib import resources
+from pathlib import Path
+
+import orjson
+
+from ..errors import StoreError
+from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
+from ..spec.devices import Device
+from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view
+
+_CHUNK = 900  # host parameters per IN (...) list
+
+
+def _chunks(seq, n=_CHUNK):
+    seq = list(seq)
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def migrations(engine: str) -> list[tuple[int, str, str]]:
+    folder = resources.files("citylink.store").joinpath(f"migrations/{engine}")
+    out = []
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text()))
+    return out
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self.memory = self.path == ":memory:"
+        if not self.memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._wlock = threading.RLock()
+        self._local = threading.local()
+        try:
+            self._w = self._connect()
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the SQLite store: {e}") from None
+        self._sids: dict[str, int] = {}
+        self._eids: dict[str, int] = {}
+        self._aids: dict[str, int] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        c = sqlite3.connect(self.path if not self.memory else "file:citylink-mem?mode=memory&cache=shared",
+                            uri=self.memory, check_same_thread=False, isolation_level=None, timeout=30)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")
+        c.execute("PRAGMA foreign_keys=OFF")
+        c.execute("PRAGMA busy_timeout=30000")
+        c.execute("PRAGMA cache_size=-65536")
+        return c
+
+    @property
+    def _r(self) -> sqlite3.Connection:
+        if self.memory:
+            return self._w
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = self._connect()
+        return c
+
+    def _tx(self):
+        return _Tx(self._w, self._wlock)
+
+    # -- life cycle ----------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self._wlock:
+            self._w.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            row = self._w.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        applied = []
+        current = self.schema_version()
+        for version, name, sql in migrations("sqlite"):
+            if version <= current or (target is not None and version > target):
+                continue
+            with self._tx() as c:
+                for stmt in _statements(sql):
+                    c.execute(stmt)
+                c.execute("INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))", (version, name))
+            applied.append(version)
+        return applied
+
+    def close(self) -> None:
+        with self._wlock:
+            self._w.close()
+
+    def ping(self) -> None:
+        self._r.execute("SELECT 1").fetchone()
+
+    # -- specs and configuration -----------------------------------------------------------
+    def _bump(self, c) -> None:
+        c.execute("UPDATE meta SET value = value + 1 WHERE key = 'config_rev'")
+
+    def put_spec(self, kind, name, version, sha256, file, body, now):
+        with self._tx() as c:
+            row = c.execute("SELECT id, sha256, retired FROM spec_versions WHERE kind=? AND name=? "
+                            "ORDER BY id DESC LIMIT 1", (kind, name)).fetchone()
+            if row and row[1] == sha256 and not row[2]:
+                return row[0], False
+            cur = c.execute("INSERT INTO spec_versions(kind, name, version, sha256, file, body, applied_at) "
+                            "VALUES (?,?,?,?,?,?,?)", (kind, name, version, sha256, file, body, now))
+            self._bump(c)
+            return cur.lastrowid, True
+
+    def specs_in_force(self):
+        rows = self._r.execute(
+            "SELECT id, kind, name, version, sha256, file, body, applied_at FROM spec_versions s "
+            "WHERE id = (SELECT max(id) FROM spec_versions t WHERE t.kind = s.kind AND t.name = s.name) "
+            "AND retired = 0 ORDER BY kind, name").fetchall()
+        return [SpecRow(*r) for r in rows]
+
+    def spec_history(self, kind=None, name=None):
+        q = "SELECT id, kind, name, version, sha256, file, body, applied_at FROM spec_versions WHERE 1=1"
+        args = []
+        if kind:
+            q += " AND kind = ?"
+            args.append(kind)
+        if name:
+            q += " AND name = ?"
+            args.append(name)
+        return [SpecRow(*r) for r in self._r.execute(q + " ORDER BY id", args).fetchall()]
+
+    def config_revision(self):
+        return self._r.execute("SELECT value FROM meta WHERE key='config_rev'").fetchone()[0]
+
+    def add_token(self, source, sha256, label, now):
+        with self._tx() as c:
+            return c.execute("INSERT INTO source_tokens(source, sha256, label, created_at) VALUES (?,?,?,?)",
+                             (source, sha256, label, now)).lastrowid
+
+    def token_sources(self, sha256):
+        rows = self._r.execute("SELECT source FROM source_tokens WHERE sha256=? AND revoked_at IS NULL",
+                               (sha256,)).fetchall()
+        return {r[0] for r in rows}
+
+    def revoke_tokens(self, source, now):
+        with self._tx() as c:
+            return c.execute("UPDATE source_tokens SET revoked_at=? WHERE source=? AND revoked_at IS NULL",
+                             (now, source)).rowcount
+
+    def put_devices(self, source, devices, now):
+        with self._tx() as c:
+            c.execute("DELETE FROM devices WHERE source=?", (source,))
+            c.executemany("INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?)",
+                          [(source, d.local_id, d.entity_id, d.lon, d.lat, int(d.expected), d.name,
+                            json.dumps(d.attrs, ensure_ascii=False), now) for d in devices])
+            self._bump(c)
+        return len(devices)
+
+    def devices(self, source=None):
+        q = "SELECT source, local_id, entity_id, lon, lat, expected, name, attrs FROM devices"
+        rows = self._r.execute(q + (" WHERE source=?" if source else "") + " ORDER BY source, local_id",
+                               (source,) if source else ()).fetchall()
+        out: dict[str, list[Device]] = {}
+        for s, local, eid, lon, lat, exp, name, attrs in rows:
+            out.setdefault(s, []).append(Device(local, eid, lon, lat, bool(exp), name, json.loads(attrs)))
+        return out
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def _sid(self, c, source: str) -> int:
+        sid = self._sids.get(source)
+        if sid is None:
+            c.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
+            sid = c.execute("SELECT sid FROM sources WHERE name=?", (source,)).fetchone()[0]
+            self._sids[source] = sid
+        return sid
+
+    def archive(self, messages):
+        if not messages:
+            return
+        with self._tx() as c:
+            rows = []
+            counts: dict[int, int] = {}
+            for m in messages:
+                sid = self._sid(c, m.source)
+                counts[sid] = counts.get(sid, 0) + 1
+                rows.append((m.id, sid, m.received_at, m.transport,
+                             orjson.dumps(m.meta).decode() if m.meta else None, m.body))
+            c.executemany("INSERT INTO raw_messages(id, sid, received_at, transport, meta, body) "
+                          "VALUES (?,?,?,?,?,?)", rows)
+            c.executemany("INSERT INTO ledger VALUES (?, 'pending', ?) ON CONFLICT(sid, outcome) "
+                          "DO UPDATE SET n = n + excluded.n", list(counts.items()))
+
+    def register_attributes(self, catalog):
+        with self._tx() as c:
+            for iri, (name, kind, vtype, unit) in catalog.items():
+                c.execute("INSERT INTO attributes(iri, name, kind, vtype, unit) VALUES (?,?,?,?,?) "
+                          "ON CONFLICT(iri) DO UPDATE SET name=excluded.name, kind=excluded.kind, "
+                          "vtype=excluded.vtype, unit=excluded.unit", (iri, name, kind, vtype, unit))
+            self._aids = dict(c.execute("SELECT iri, aid FROM attributes").fetchall())
+
+    def find_dedupe(self, keys):
+        out = {}
+        r = self._w if self.memory else self._r
+        for chunk in _chunks(set(keys)):
+            q = f"SELECT dedupe_key, id FROM raw_messages WHERE dedupe_key IN ({','.join('?' * len(chunk))})"
+            out.update(r.execute(q, chunk).fetchall())
+        return out
+
+    def _eid_map(self, c, batch: NormalizedBatch, now: int) -> dict[str, int]:
+        eids = self._eids
+        for e in batch.entities.values():
+            eid = eids.get(e.id)
+            if eid is None:
+                row = c.execute("SELECT eid FROM entities WHERE id=?", (e.id,)).fetchone()
+                if row is None:
+                    eid = c.execute("INSERT INTO entities(id, type, service, department, source, lon, lat, testing, "
+                                    "created_at, modified_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                    (e.id, e.type, e.service, e.department, e.source, e.lon, e.lat,
+                                     int(e.testing), now, now)).lastrowid
+                    eids[e.id] = eid
+                    continue
+                eid = eids[e.id] = row[0]
+            if e.lon is not None:
+                c.execute("UPDATE entities SET lon=?, lat=?, modified_at=? WHERE eid=? AND "
+                          "(lon IS NOT ? OR lat IS NOT ?)", (e.lon, e.lat, now, eid, e.lon, e.lat))
+        return eids
+
+    def apply(self, batch, now):
+        with self._tx() as c:
+            eids = self._eid_map(c, batch, now)
+            aids = self._aids
+            sid = self._sid
+            if batch.replayed:
+                old = []
+                for chunk in _chunks(batch.replayed):
+                    old += c.execute(f"SELECT r.id, s.name, r.status FROM raw_messages r JOIN sources s USING(sid) "
+                                     f"WHERE r.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+                dec: dict[tuple[int, str], int] = {}
+                for _, source, status in old:
+                    k = (sid(c, source), OUTCOME_NAMES[status])
+                    dec[k] = dec.get(k, 0) + 1
+                c.executemany("UPDATE ledger SET n = n - ? WHERE sid=? AND outcome=?",
+                              [(n, s, o) for (s, o), n in dec.items()])
+                c.executemany("UPDATE ledger SET n = n + ? WHERE sid=? AND outcome='pending'",
+                              [(n, s) for (s, o), n in dec.items()])
+                stale = []
+                for chunk in _chunks(batch.replayed):
+                    marks = ",".join("?" * len(chunk))
+                    stale += c.execute(f"SELECT DISTINCT eid, aid, dataset_id FROM entity_attrs WHERE raw_id IN ({marks})",
+                                       chunk).fetchall()
+                    c.execute(f"DELETE FROM observations WHERE raw_id IN ({marks})", chunk)
+            try:
+                rows = [(eids[o[1]], aids[o[2]], o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
+                        for o in batch.observations]
+            except KeyError:
+                rows = [(self._eid(c, o[1]), self._aid(c, o[2]), o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
+                        for o in batch.observations]
+            c.executemany("INSERT OR REPLACE INTO observations(eid, aid, dataset_id, observed_at, raw_id, value_num, "
+                          "value_json, unit, flags, spec_version) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            latest = latest_per_key(rows)
+            c.executemany(
+                "INSERT INTO entity_attrs(eid, aid, dataset_id, observed_at, raw_id, value_num, value_json, unit, "
+                "flags, spec_version, modified_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(eid, aid, dataset_id) DO UPDATE SET observed_at=excluded.observed_at, "
+                "raw_id=excluded.raw_id, value_num=excluded.value_num, value_json=excluded.value_json, "
+                "unit=excluded.unit, flags=excluded.flags, spec_version=excluded.spec_version, "
+                "modified_at=excluded.modified_at WHERE excluded.observed_at >= entity_attrs.observed_at",
+                [r + (now,) for r in latest.values()])
+            if batch.replayed and stale:
+                self._refresh_state(c, [k for k in stale if k not in latest], now)
+            c.executemany("UPDATE raw_messages SET status=?, dedupe_key=?, spec_version=?, processed_at=? WHERE id=?",
+                          [(o[2], o[3], o[4], now, o[0]) for o in batch.outcomes])
+            if batch.quarantine:
+                c.executemany("INSERT OR REPLACE INTO quarantine(raw_id, sid, reason, field, detail, problems, created_at) "
+                              "VALUES (?,?,?,?,?,?,?)",
+                              [(rid, sid(c, src), probs[0]["type"], probs[0]["field"], probs[0]["detail"],
+                                json.dumps(probs, ensure_ascii=False), now) for rid, src, probs in batch.quarantine])
+            if batch.replayed:
+                fixed = [o[0] for o in batch.outcomes if o[2] != QUARANTINED and o[0] in set(batch.replayed)]
+                c.executemany("UPDATE quarantine SET resolved_at=? WHERE raw_id=? AND resolved_at IS NULL",
+                              [(now, r) for r in fixed])
+            inc: dict[tuple[int, str], int] = {}
+            for (source, outcome), n in batch.ledger().items():
+                k = (sid(c, source), outcome)
+                inc[k] = inc.get(k, 0) + n
+            c.executemany("INSERT INTO ledger VALUES (?,?,?) ON CONFLICT(sid, outcome) DO UPDATE SET n = n + excluded.n",
+                          [(s, o, n) for (s, o), n in inc.items()])
+            done: dict[int, int] = {}
+            for (s, _), n in inc.items():
+                done[s] = done.get(s, 0) + n
+            c.executemany("UPDATE ledger SET n = n - ? WHERE sid=? AND outcome='pending'",
+                          [(n, s) for s, n in done.items()])
+
+    def _refresh_state(self, c, keys, now):
+        for eid, aid, ds in keys:
+            row = c.execute("SELECT observed_at, raw_id, value_num, value_json, unit, flags, spec_version FROM observations "
+                            "WHERE eid=? AND aid=? AND dataset_id=? ORDER BY observed_at DESC, raw_id DESC LIMIT 1",
+                            (eid, aid, ds)).fetchone()
+            if row is None:
+                c.execute("DELETE FROM entity_attrs WHERE eid=? AND aid=? AND dataset_id=?", (eid, aid, ds))
+            else:
+                c.execute("UPDATE entity_attrs SET observed_at=?, raw_id=?, value_num=?, value_json=?, unit=?, flags=?, "
+                          "spec_version=?, modified_at=? WHERE eid=? AND aid=? AND dataset_id=?",
+                          row + (now, eid, aid, ds))
+
+    def _eid(self, c, entity_id):
+        if entity_id not in self._eids:
+            row = c.execute("SELECT eid FROM entities WHERE id=?", (entity_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"entity {entity_id} was never announced to the store")
+            self._eids[entity_id] = row[0]
+        return self._eids[entity_id]
+
+    def _aid(self, c, iri):
+        if iri not in self._aids:
+            row = c.execute("SELECT aid FROM attributes WHERE iri=?", (iri,)).fetchone()
+            if row is None:
+                raise StoreError(f"attribute {iri} is not registered (register_attributes)")
+            self._aids[iri] = row[0]
+        return self._aids[iri]
+
+    def count_refused(self, source, reason, now):
+        with self._tx() as c:
+            c.execute("INSERT INTO transport_refusals VALUES (?,?,1,?) ON CONFLICT(source, reason) "
+                      "DO UPDATE SET n = n + 1, last_at = excluded.last_at", (source, reason, now))
+
+    # -- reading the archive -----------------------------------------------------------------
+    def raw_messages(self, *, source=None, ids=None, status=None, after_id=0, limit=1000):
+        q = ("SELECT r.id, s.name, r.received_at, r.body, r.transport, r.meta FROM raw_messages r "
+             "JOIN sources s USING(sid) WHERE r.id > ?")
+        args: list = [after_id]
+        if source is not None:
+            q += " AND s.name = ?"
+            args.append(source)
+        if status is not None:
+            q += " AND r.status = ?"
+            args.append(status)
+        if ids is not None:
+            if not ids:
+                return []
+            q += f" AND r.id IN ({','.join('?' * len(ids))})"
+            args += list(ids)
+        q += " ORDER BY r.id LIMIT ?"
+        args.append(limit)
+        r = self._w if self.memory else self._r
+        return [RawMessage(i, s, rec, bytes(b), t, json.loads(m) if m else {})
+                for i, s, rec, b, t, m in r.execute(q, args).fetchall()]
+
+    def outcomes(self, ids):
+        out = {}
+        r = self._w if self.memory else self._r
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for rid, status, probs in r.execute(
+                    f"SELECT r.id, r.status, q.problems FROM raw_messages r LEFT JOIN quarantine q "
+                    f"ON q.raw_id = r.id AND q.resolved_at IS NULL WHERE r.id IN ({marks})", chunk).fetchall():
+                out[rid] = (status, json.loads(probs) if probs else None)
+        return out
+
+    def quarantined(self, source=None, limit=100, after_id=0):
+        q = ("SELECT q.raw_id, s.name, q.reason, q.field, q.detail, q.problems, q.created_at, r.received_at "
+             "FROM quarantine q JOIN sources s USING(sid) JOIN raw_messages r ON r.id = q.raw_id "
+             "WHERE q.resolved_at IS NULL AND q.raw_id > ?")
+        args: list = [after_id]
+        if source:
+            q += " AND s.name = ?"
+            args.append(source)
+        rows = self._r.execute(q + " ORDER BY q.raw_id LIMIT ?", args + [limit]).fetchall()
+        return [{"raw_id": r[0], "source": r[1], "reason": r[2], "field": r[3], "detail": r[4],
+                 "problems": json.loads(r[5]), "quarantined_at": r[6], "received_at": r[7]} for r in rows]
+
+    def ledger(self):
+        rows = self._r.execute("SELECT s.name, l.outcome, l.n FROM ledger l JOIN sources s USING(sid)").fetchall()
+        refusals = self._r.execute("SELECT source, reason, n FROM transport_refusals").fetchall()
+        return ledger_view(rows, refusals)
+
+    # -- reading the context -------------------------------------------------------------------
+    _ATTR_SQL = ("SELECT a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
+                 "x.observed_at, x.flags, x.raw_id, x.spec_version, {mod} FROM {table} x JOIN attributes a USING(aid) ")
+
+    def _entity_rows(self, rows) -> list[EntityRow]:
+        return [EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10]) for r in rows]
+
+    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, testing, created_at, modified_at"
+
+    def entity(self, entity_id):
+        r = self._r
+        row = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities WHERE id=?", (entity_id,)).fetchone()
+        if row is None:
+            return None
+        ent = self._entity_rows([row])[0]
+        q = self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs") + "WHERE x.eid=? ORDER BY a.name, x.dataset_id"
+        ent.attrs = [AttrRow(*a) for a in r.execute(q, (row[0],)).fetchall()]
+        return ent
+
+    def entities(self, *, types=None, ids=None, limit=20, offset=0):
+        r = self._r
+        where, args = [], []
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            args += types
+        if ids:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args += ids
+        w = (" WHERE " + " AND ".join(where)) if where else ""
+        total = r.execute(f"SELECT count(*) FROM entities{w}", args).fetchone()[0]
+        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities{w} ORDER BY eid LIMIT ? OFFSET ?",
+                         args + [limit, offset]).fetchall()
+        ents = self._entity_rows(rows)
+        by_eid = {row[0]: e for row, e in zip(rows, ents)}
+        if by_eid:
+            q = (self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs").replace("SELECT ", "SELECT x.eid, ", 1)
+                 + f"WHERE x.eid IN ({','.join('?' * len(by_eid))}) ORDER BY a.name, x.dataset_id")
+            for a in r.execute(q, list(by_eid)).fetchall():
+                by_eid[a[0]].attrs.append(AttrRow(*a[1:]))
+        return ents, total
+
+    def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):
+        r = self._r
+        row = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities WHERE id=?", (entity_id,)).fetchone()
+        if row is None:
+            return None
+        ent = self._entity_rows([row])[0]
+        where, args = ["x.eid = ?"], [row[0]]
+        if attrs:
+            where.append(f"(a.name IN ({','.join('?' * len(attrs))}) OR a.iri IN ({','.join('?' * len(attrs))}))")
+            args += list(attrs) * 2
+        if start is not None:
+            where.append("x.observed_at >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("x.observed_at < ?")
+            args.append(end)
+        base = self._ATTR_SQL.format(mod="NULL", table="observations") + "WHERE " + " AND ".join(where)
+        if last_n:
+            q = (f"SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY t.iri, t.dataset_id "
+                 f"ORDER BY t.observed_at DESC) AS rn FROM ({base}) t) WHERE rn <= ? ORDER BY name, dataset_id, observed_at")
+            rows = [a[:-1] for a in r.execute(q, args + [last_n]).fetchall()]
+        else:
+            rows = r.execute(base + " ORDER BY a.name, x.dataset_id, x.observed_at", args).fetchall()
+        ent.attrs = [AttrRow(*a) for a in rows]
+        return ent
+
+
+def _statements(sql: str) -> list[str]:
+    out, buf = [], []
+    for line in sql.splitlines():
+        stripped = line.split("--", 1)[0]
+        buf.append(stripped)
+        if stripped.rstrip().endswith(";"):
+            stmt = "\n".join(buf).strip()
+            if stmt.strip(";").strip():
+                out.append(stmt)
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf))
+    return out
+
+
+class _Tx:
+    def __init__(self, conn, lock):
+        self.c, self.lock = conn, lock
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            self.c.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.c
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.c.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+        return False
