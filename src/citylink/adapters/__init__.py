@@ -20,6 +20,7 @@ class Transport:
     keys: dict[str, str]           # transport.* keys a source spec may set → meaning
 
 
+_loaded = False
 TRANSPORTS: dict[str, Transport] = {}
 
 
@@ -29,18 +30,22 @@ def register(t: Transport) -> Transport:
 
 
 def _load() -> None:
+    """Import the built-ins and the entry points, once (a built-in imported directly elsewhere
+    registers itself early: the registry being non-empty does not mean it is complete)."""
+    global _loaded
+    if _loaded:
+        return
     from . import file_drop, http_push  # noqa: F401
     for ep in entry_points(group="citylink.transports"):
         register(ep.load())
+    _loaded = True
 
 
 def transport_names() -> list[str]:
-    if not TRANSPORTS:
-        _load()
+    _load()
     return sorted(TRANSPORTS)
 
 
 def transports() -> dict[str, Transport]:
-    if not TRANSPORTS:
-        _load()
+    _load()
     return dict(TRANSPORTS)

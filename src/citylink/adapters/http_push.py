@@ -97,7 +97,7 @@ def router(platform) -> APIRouter:
             results.append(item)
         nq = sum(1 for x in results if x["outcome"] == "quarantined")
         pending = sum(1 for x in results if x["outcome"] == "pending")
-        status = 202 if pending else (422 if nq == len(results) else 207 if nq else 200)
+        status = 202 if pending else (422 if results and nq == len(results) else 207 if nq else 200)
         return JSONResponse({"source": source, "received": len(ids), "results": results}, status_code=status)
 
     return r

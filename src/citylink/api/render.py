@@ -74,6 +74,8 @@ def entity(e: EntityRow, *, fmt: str = "normalized", sys_attrs: bool = False,
                 body["location"] = {"type": "Point", "coordinates": [e.lon, e.lat]}
         else:
             _location_from_registry(e, body)
+            if fmt == "concise" and "location" not in grouped and "location" in body:
+                body["location"].pop("type")  # concise like an observed location
     out.update(body)
     if sys_attrs:
         out["createdAt"] = iso(e.created_at)

@@ -12,7 +12,7 @@ _STOP = object()
 
 
 class MemoryBus(Bus):
-    def __init__(self, max_batch: int = 5000, max_queued_batches: int = 10_000):
+    def __init__(self, max_batch: int = 20_000, max_queued_batches: int = 10_000):
         self._q: queue.Queue = queue.Queue(maxsize=max_queued_batches)
         self._max_batch = max_batch
         self._thread: threading.Thread | None = None

@@ -13,7 +13,7 @@ from ..errors import CityLinkError, SpecError
 app = typer.Typer(name="citylink", no_args_is_help=True, add_completion=False,
                   help="CityLink smart city data platform.")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one problem per line, even when piped
 
 
 @app.callback()
@@ -35,7 +35,8 @@ def settings(ctx: typer.Context, **more):
 
 
 def platform(ctx: typer.Context, *, start: bool = True, watch: bool = False, **more):
-    from ..platform import Platform
+    from ..platform import Platform, tune_gc
+    tune_gc()
     p = Platform(settings(ctx, **more))
     if start:
         p.start(watch=watch)

@@ -29,6 +29,7 @@ from .records import (FLAG_AMBIGUOUS_TIME, FLAG_NONEXISTENT_TIME, FLAG_OUT_OF_RA
                       Problem)
 
 MISSING = None
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 LOCATION_IRI = NGSI_LD_CORE + "location"
 
 
@@ -79,21 +80,33 @@ def template(text: str) -> tuple[Callable[[dict], str | None], list[str]]:
 
         def one(rec):
             v = g(rec)
-            if v is None or v == "":
-                return None
-            return v if type(v) is str else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+            if type(v) is str:
+                return v or None
+            return _id_text(v)
         return one, paths
     getters = [(p, getter(p)) for p in paths]
 
     def many(rec):
         values = {}
         for p, g in getters:
-            v = g(rec)
-            if v is None or v == "":
+            v = _id_text(g(rec))
+            if v is None:
                 return None
             values[p] = v
         return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
     return many, paths
+
+
+def _id_text(v) -> str | None:
+    """A scalar as id text; None for what cannot be an id (missing, empty, objects, lists, booleans)."""
+    t = type(v)
+    if t is str:
+        return v or None
+    if t is int:
+        return str(v)
+    if t is float:
+        return str(int(v)) if v.is_integer() else str(v)
+    return None
 
 
 def pseudonymiser(key: bytes) -> Callable[[str], str]:
@@ -153,6 +166,8 @@ def _finisher(attr: AttributeSpec, src_label: str, pz) -> Callable[[Any], tuple]
                 if v != int(v):
                     raise Bad(Problem("wrong_type", name, f"{name}: expected an integer, got {v}", v, "type"))
                 v = int(v)
+                if not INT64_MIN <= v <= INT64_MAX:
+                    raise Bad(Problem("wrong_type", name, f"{name}: {v} does not fit a 64-bit integer", v, "type"))
             flags = 0
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 if reject:
@@ -364,11 +379,57 @@ def _convert(unit_from: str | None, attr: AttributeSpec, molar_mass, path) -> tu
     return c.factor, c.offset
 
 
+def _as_number(v, missing, missing_nums, name):
+    """A vendor value as a number, None when it is a missing-value token; Bad when it is not a number."""
+    t = type(v)
+    if t is str:
+        if v in missing:
+            return None
+        try:
+            v = float(v)
+        except ValueError:
+            raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {v!r}", v, "type")) from None
+    elif t is int:
+        if not INT64_MIN <= v <= INT64_MAX:
+            v = float(v)
+    elif t is not float:
+        raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {type(v).__name__}", v, "type"))
+    if missing_nums and v in missing_nums:
+        return None
+    return v
+
+
 def _number_reader(get, scale, k, o, missing, missing_nums, name):
     ident = k == 1.0 and o == 0.0 and scale == 1.0
 
     def read(rec):
         v = get(rec)
+        if v is None:
+            return None
+        v = _as_number(v, missing, missing_nums, name)
+        if v is None or ident:
+            return v
+        return round(v * scale * k + o, 9)  # drop float noise of unit factors (54.5 °F → 12.5 °C, not 12.500000000002)
+    return read
+
+
+def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, missing_nums):
+    """Read, convert and check one numeric field in a single call: this is the hot path of
+    most feeds, so the getter, the conversion and the checks are fused here."""
+    name = attr.name
+    lo, hi = attr.range if attr.range else (None, None)
+    reject = attr.on_out_of_range == "reject"
+    is_int = attr.type == "Integer"
+    ident = k == 1.0 and o == 0.0 and scale == 1.0
+    k = k * scale
+    key = path if "." not in path and not path.startswith("$") else None
+    inf = math.inf
+
+    def wrong(v, what):
+        return Bad(Problem("wrong_type", name, f"{name}: expected {what}, got {v!r}", v, "type"))
+
+    def run(rec):
+        v = rec.get(key) if key is not None else get(rec)
         if v is None:
             return None
         t = type(v)
@@ -378,15 +439,30 @@ def _number_reader(get, scale, k, o, missing, missing_nums, name):
             try:
                 v = float(v)
             except ValueError:
-                raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {v!r}", v, "type")) from None
-        elif t is not float and t is not int:
-            raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {type(v).__name__}", v, "type"))
+                raise wrong(v, "a number") from None
+        elif t is int:
+            if not INT64_MIN <= v <= INT64_MAX:
+                v = float(v)  # beyond 64 bits: a store cannot bind it as an integer
+        elif t is not float:
+            raise wrong(v, "a number")
         if missing_nums and v in missing_nums:
             return None
-        if ident:
-            return v
-        return round(v * scale * k + o, 9)  # drop float noise of unit factors (54.5 °F → 12.5 °C, not 12.500000000002)
-    return read
+        if v != v or v == inf or v == -inf:
+            raise wrong(v, "a finite number")
+        if not ident:
+            v = round(v * k + o, 9)  # drop float noise of unit factors (54.5 °F → 12.5 °C, not 12.500000000002)
+        if is_int:
+            if v != int(v):
+                raise wrong(v, "an integer")
+            v = int(v)
+            if not INT64_MIN <= v <= INT64_MAX:
+                raise wrong(v, "an integer that fits 64 bits")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            if reject:
+                raise Bad(Problem("out_of_range", name, f"{name}: {v} is outside [{lo}, {hi}]", v, f"range [{lo}, {hi}]"))
+            return v, None, FLAG_OUT_OF_RANGE
+        return v, None, 0
+    return run
 
 
 def _let_op(m: dict, path, earlier, missing, missing_nums):
@@ -446,12 +522,8 @@ def _field_op(attr: AttributeSpec, m: dict, path, cs: CompiledSource, missing, m
                                    f"{attr.name}: {bad[0]!r} is not in the service's code table ({', '.join(attr.codes)})")])
     if attr.type in NUMERIC and not vmap:
         k, o = _convert(m.get("unit"), attr, m.get("molar_mass"), path)
-        read = _number_reader(get, float(m.get("scale", 1.0)), k, o, missing, missing_nums, attr.name)
-
-        def run_num(rec):
-            v = read(rec)
-            return None if v is None else fin(v)
-        return FieldOp(attr, run_num, path, required)
+        return FieldOp(attr, _numeric_field(attr, m["from"], get, float(m.get("scale", 1.0)), k, o, missing,
+                                            missing_nums), path, required)
     if m.get("unit"):
         raise CompileProblem([(path + ("unit",), "unit_not_numeric", f"{attr.name} is {attr.type}: it has no unit")])
 
@@ -496,11 +568,11 @@ def _long_op(spec: dict, cs: CompiledSource, missing, missing_nums):
         if v is None or (type(v) is str and v in missing):
             return attr, None
         if attr.type in NUMERIC:
-            v = _number_reader(lambda r: v, 1.0, 1.0, 0.0, missing, missing_nums, attr.name)(rec)
+            v = _as_number(v, missing, missing_nums, attr.name)
             if v is None:
                 return attr, None
-            if uget is not None:
-                utext = uget(rec)
+            utext = uget(rec) if uget is not None else None
+            if utext is not None and str(utext) not in missing:  # an empty unit cell: the declared unit
                 code = units.get(str(utext), str(utext))
                 try:
                     c = conversion(code, attr.unit, mm) if attr.unit else IDENTITY

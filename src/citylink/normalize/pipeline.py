@@ -29,10 +29,13 @@ class Limits:
     late_after_us: int = 3_600_000_000
 
 
-def dedupe_key(source: str, parts: bytes) -> int:
-    """A signed 64-bit key (fits SQLite INTEGER and PostgreSQL bigint)."""
+def dedupe_key(source: str, parts: bytes, ts: int = 0) -> tuple[int, int]:
+    """(observedAt of the first record or 0, signed 64-bit hash of the key fields or bytes).
+
+    The time part keeps the store's duplicate index growing at its end, like the data;
+    both parts must match for a duplicate."""
     h = hashlib.blake2b(parts, digest_size=8, person=source.encode()[:16]).digest()
-    return int.from_bytes(h, "big", signed=True)
+    return ts, int.from_bytes(h, "big", signed=True)
 
 
 class Normalizer:
@@ -66,7 +69,7 @@ class Normalizer:
 
     # -- the hot path ----------------------------------------------------------------
     def run(self, messages: Iterable[RawMessage],
-            find_dedupe: Callable[[list[int]], dict[int, int]] | None = None) -> NormalizedBatch:
+            find_dedupe: Callable[[list[tuple[int, int]]], dict[tuple[int, int], int]] | None = None) -> NormalizedBatch:
         out = NormalizedBatch()
         now = self.clock.now_us()
         lim = self.limits
@@ -81,7 +84,7 @@ class Normalizer:
             pending.append((msg, key, obs, problems, flags, cs.spec_version, ents))
 
         seen = find_dedupe([p[1] for p in pending]) if find_dedupe else {}
-        batch_keys: dict[int, int] = {}
+        batch_keys: dict[tuple[int, int], int] = {}
         for msg, key, obs, problems, flags, ver, ents in pending:
             original = seen.get(key)
             if original is None or original == msg.id:
@@ -122,6 +125,7 @@ class Normalizer:
         backfill = msg.meta.get("backfill", False)
         env_needed = bool(cs.lets or cs.exprs)
         dkeys = [] if cs.dedupe else None
+        first_ts = 0
         for i, rec in enumerate(records):
             where = f"records[{i}]." if len(records) > 1 else ""
             if type(rec) is not dict:
@@ -130,7 +134,8 @@ class Normalizer:
             local = cs.entity_id(rec)
             if local is None:
                 problems.append(Problem("missing_entity_id", where + cs.spec.id_template,
-                                        f"no value for the entity id template {cs.spec.id_template!r}", None, "entity.id"))
+                                        f"no usable value (text or number) for the entity id template {cs.spec.id_template!r}",
+                                        None, "entity.id"))
                 continue
             eid, dev = cs.resolve(local)
             tsv = cs.ts_get(rec)
@@ -144,6 +149,8 @@ class Normalizer:
                 problems.append(Problem("bad_timestamp", where + cs.spec.timestamp["field"], str(e), tsv, "timestamp.format"))
                 continue
             rflags = TIME_FLAGS[tflag]
+            if not first_ts:
+                first_ts = ts
             ahead = ts - now
             if ahead > lim.max_future_us:
                 problems.append(Problem("timestamp_in_future", where + cs.spec.timestamp["field"],
@@ -234,9 +241,9 @@ class Normalizer:
                     lon, lat = dev.lon, dev.lat
                 ents[eid] = EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id, lon, lat, cs.testing)
         if dkeys is not None and not problems:
-            key = dedupe_key(cs.id, "\x1f".join(dkeys).encode())
+            key = dedupe_key(cs.id, "\x1f".join(dkeys).encode(), first_ts)
         else:
-            key = dedupe_key(cs.id, msg.body)
+            key = dedupe_key(cs.id, msg.body, first_ts)
         if problems:
             return [], problems, 0, key, None
         return obs, problems, mflags, key, ents

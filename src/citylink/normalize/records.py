@@ -1,6 +1,7 @@
 """What flows through the normalizer: raw messages in, a normalized batch out."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,7 @@ class NormalizedBatch:
 
     ``observations`` rows: (raw_id, entity_id, attr_iri, dataset_id, value_num,
     value_json, unit, observed_at_us, flags, spec_version_id).
-    ``outcomes`` rows: (raw_id, source, outcome, dedupe_key, spec_version_id, previous_outcome).
+    ``outcomes`` rows: (raw_id, source, outcome, (dedupe_ts, dedupe_key) or None, spec_version_id).
     ``quarantine`` rows: (raw_id, source, problems[list of dict]).
     """
 
@@ -89,8 +90,5 @@ class NormalizedBatch:
     replayed: list[int] = field(default_factory=list)
 
     def ledger(self) -> dict[tuple[str, str], int]:
-        out: dict[tuple[str, str], int] = {}
-        for _, source, outcome, *_ in self.outcomes:
-            key = (source, OUTCOME_NAMES[outcome])
-            out[key] = out.get(key, 0) + 1
-        return out
+        counts = Counter((o[1], o[2]) for o in self.outcomes)
+        return {(source, OUTCOME_NAMES[outcome]): n for (source, outcome), n in counts.items()}

@@ -26,6 +26,7 @@ class PayloadFormat(Protocol):
     def decode(self, body: bytes, cfg: dict) -> list[dict]: ...
 
 
+_loaded = False
 FORMATS: dict[str, PayloadFormat] = {}
 
 
@@ -35,8 +36,7 @@ def register(fmt: PayloadFormat) -> PayloadFormat:
 
 
 def get(name: str) -> PayloadFormat:
-    if not FORMATS:
-        _load()
+    _load()
     try:
         return FORMATS[name]
     except KeyError:
@@ -44,15 +44,20 @@ def get(name: str) -> PayloadFormat:
 
 
 def names() -> list[str]:
-    if not FORMATS:
-        _load()
+    _load()
     return sorted(FORMATS)
 
 
 def _load() -> None:
+    """Import the built-ins and the entry points, once (a built-in imported directly elsewhere
+    registers itself early: the registry being non-empty does not mean it is complete)."""
+    global _loaded
+    if _loaded:
+        return
     from . import csv_format, json_format  # noqa: F401  (built-ins register themselves)
     for ep in entry_points(group="citylink.payload_formats"):
         register(ep.load()())
+    _loaded = True
 
 
 __all__ = ["FORMATS", "PayloadFormat", "PayloadProblem", "get", "names", "register"]

@@ -45,10 +45,13 @@ class JsonFormat:
         enc = cfg.get("encoding", "utf-8").lower().replace("_", "-")
         try:
             doc = orjson.loads(body) if enc in ("utf-8", "utf8") else json.loads(text_of(body, cfg))
-        except orjson.JSONDecodeError as e:
-            if isinstance(e.__cause__, UnicodeDecodeError) or "utf-8" in str(e).lower() or "surrogate" in str(e).lower():
-                text_of(body, cfg)  # raises undecodable_text with the byte position
-            raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", _where(e.doc, e.pos)) from None
+        except orjson.JSONDecodeError:
+            # orjson refuses some valid JSON (integers beyond 64 bits): the standard parser decides,
+            # and names the position when the text really is malformed
+            try:
+                doc = json.loads(text_of(body, cfg))
+            except json.JSONDecodeError as e:
+                raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", _where(e.doc, e.pos)) from None
         except json.JSONDecodeError as e:
             raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", _where(e.doc, e.pos)) from None
         return _records_at(doc, cfg)

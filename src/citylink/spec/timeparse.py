@@ -36,6 +36,25 @@ def zone(name: str) -> ZoneInfo:
 
 
 def compile_reader(fmt: str, tz_name: str) -> Reader:
+    """A reader for one format and zone; text values are memoised (devices of one feed often
+    share a timestamp, and CSV rows share their date), so a repeated text costs one look-up."""
+    read = _compile(fmt, tz_name)
+    memo: dict = {}
+
+    def memo_read(value):
+        if type(value) is not str:
+            return read(value)
+        hit = memo.get(value)
+        if hit is None:
+            hit = read(value)
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[value] = hit
+        return hit
+    return memo_read
+
+
+def _compile(fmt: str, tz_name: str) -> Reader:
     tz = zone(tz_name)
     if fmt == "iso8601":
         return _iso_reader(tz)
@@ -106,7 +125,18 @@ def _end_of_day(text: str, fmt: str) -> datetime | None:
     return None
 
 
+def _check_pattern(fmt: str) -> None:
+    """A pattern must read back what it writes; a bad directive (``%Q``) or a stray ``%`` is a spec
+    mistake, found when the spec is loaded rather than on every message."""
+    sample = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    try:
+        datetime.strptime(sample.strftime(fmt), fmt)
+    except ValueError as e:
+        raise TimeProblem(f"bad strptime format {fmt!r}: {e}") from None
+
+
 def _pattern_reader(fmt: str, tz) -> Reader:
+    _check_pattern(fmt)
     has_zone = "%z" in fmt or "%Z" in fmt
 
     def read_pattern(value):

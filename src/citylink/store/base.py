@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Iterable
 
 from ..normalize.records import OUTCOME_NAMES, NormalizedBatch, RawMessage
@@ -59,6 +60,16 @@ class SpecRow:
     file: str | None
     body: str
     applied_at: int
+
+
+def migrations(engine: str) -> list[tuple[int, str, str]]:
+    """The migration scripts of an engine (``migrations/<engine>/NNNN_name.sql``): (version, file name, SQL)."""
+    folder = resources.files("citylink.store").joinpath(f"migrations/{engine}")
+    out = []
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text()))
+    return out
 
 
 def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:
@@ -132,8 +143,8 @@ class Store(ABC):
     def register_attributes(self, catalog: dict[str, tuple[str, str, str, str | None]]) -> None: ...
 
     @abstractmethod
-    def find_dedupe(self, keys: list[int]) -> dict[int, int]:
-        """Which of these duplicate keys an accepted message already has: key → raw id."""
+    def find_dedupe(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """Which of these duplicate keys (dedupe_ts, dedupe_key) an accepted message already has → its raw id."""
 
     @abstractmethod
     def apply(self, batch: NormalizedBatch, now: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -17,7 +17,7 @@ import orjson
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
 from ..spec.devices import Device
-from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view
+from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view, migrations
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -26,15 +26,6 @@ def _chunks(seq, n=_CHUNK):
     seq = list(seq)
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
-
-
-def migrations(engine: str) -> list[tuple[int, str, str]]:
-    folder = resources.files("citylink.store").joinpath(f"migrations/{engine}")
-    out = []
-    for f in sorted(folder.iterdir(), key=lambda f: f.name):
-        if f.name.endswith(".sql"):
-            out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text()))
-    return out
 
 
 class SQLiteStore(Store):
@@ -57,11 +48,13 @@ class SQLiteStore(Store):
     def _connect(self) -> sqlite3.Connection:
         c = sqlite3.connect(self.path if not self.memory else "file:citylink-mem?mode=memory&cache=shared",
                             uri=self.memory, check_same_thread=False, isolation_level=None, timeout=30)
+        c.execute("PRAGMA page_size=16384")  # on a new file only; fewer, fuller pages per commit
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("PRAGMA synchronous=NORMAL")
         c.execute("PRAGMA foreign_keys=OFF")
         c.execute("PRAGMA busy_timeout=30000")
-        c.execute("PRAGMA cache_size=-65536")
+        c.execute("PRAGMA cache_size=-262144")  # 256 MiB
+        c.execute("PRAGMA mmap_size=1073741824")
         return c
 
     @property
@@ -74,7 +67,12 @@ class SQLiteStore(Store):
         return c
 
     def _tx(self):
-        return _Tx(self._w, self._wlock)
+        return _Tx(self._w, self._wlock, self._forget)
+
+    def _forget(self) -> None:
+        """After a rollback: ids cached during it may name rows that never were (and SQLite reuses rowids)."""
+        self._sids.clear()
+        self._eids.clear()
 
     # -- life cycle ----------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -209,9 +207,13 @@ class SQLiteStore(Store):
     def find_dedupe(self, keys):
         out = {}
         r = self._w if self.memory else self._r
-        for chunk in _chunks(set(keys)):
-            q = f"SELECT dedupe_key, id FROM raw_messages WHERE dedupe_key IN ({','.join('?' * len(chunk))})"
-            out.update(r.execute(q, chunk).fetchall())
+        for chunk in _chunks(set(keys), _CHUNK // 2):
+            # a join with VALUES makes one index seek per key (an IN over row values would scan)
+            q = (f"SELECT r.dedupe_ts, r.dedupe_key, r.id FROM (VALUES {','.join(['(?,?)'] * len(chunk))}) v "
+                 "CROSS JOIN raw_status r ON r.dedupe_ts = v.column1 AND r.dedupe_key = v.column2 "
+                 "WHERE r.dedupe_key IS NOT NULL")
+            for ts, key, rid in r.execute(q, [x for k in chunk for x in k]).fetchall():
+                out[(ts, key)] = rid
         return out
 
     def _eid_map(self, c, batch: NormalizedBatch, now: int) -> dict[str, int]:
@@ -241,7 +243,8 @@ class SQLiteStore(Store):
             if batch.replayed:
                 old = []
                 for chunk in _chunks(batch.replayed):
-                    old += c.execute(f"SELECT r.id, s.name, r.status FROM raw_messages r JOIN sources s USING(sid) "
+                    old += c.execute(f"SELECT r.id, s.name, coalesce(x.status, 0) FROM raw_messages r LEFT JOIN raw_status x USING(id) "
+                                     f"JOIN sources s USING(sid) "
                                      f"WHERE r.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
                 dec: dict[tuple[int, str], int] = {}
                 for _, source, status in old:
@@ -257,12 +260,14 @@ class SQLiteStore(Store):
                     stale += c.execute(f"SELECT DISTINCT eid, aid, dataset_id FROM entity_attrs WHERE raw_id IN ({marks})",
                                        chunk).fetchall()
                     c.execute(f"DELETE FROM observations WHERE raw_id IN ({marks})", chunk)
+                    c.execute(f"DELETE FROM raw_status WHERE id IN ({marks})", chunk)
             try:
                 rows = [(eids[o[1]], aids[o[2]], o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
                         for o in batch.observations]
             except KeyError:
                 rows = [(self._eid(c, o[1]), self._aid(c, o[2]), o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
                         for o in batch.observations]
+            rows.sort(key=_raw_order)
             c.executemany("INSERT OR REPLACE INTO observations(eid, aid, dataset_id, observed_at, raw_id, value_num, "
                           "value_json, unit, flags, spec_version) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             latest = latest_per_key(rows)
@@ -275,9 +280,11 @@ class SQLiteStore(Store):
                 "modified_at=excluded.modified_at WHERE excluded.observed_at >= entity_attrs.observed_at",
                 [r + (now,) for r in latest.values()])
             if batch.replayed and stale:
-                self._refresh_state(c, [k for k in stale if k not in latest], now)
-            c.executemany("UPDATE raw_messages SET status=?, dedupe_key=?, spec_version=?, processed_at=? WHERE id=?",
-                          [(o[2], o[3], o[4], now, o[0]) for o in batch.outcomes])
+                # every key the replayed messages held, including those written again just now: the
+                # upsert above keeps an old newest value that the replay moved earlier or removed
+                self._refresh_state(c, stale, now)
+            c.executemany("INSERT INTO raw_status(status, dedupe_ts, dedupe_key, spec_version, processed_at, id) "
+                          "VALUES (?,?,?,?,?,?)", [(o[2], *(o[3] or (None, None)), o[4], now, o[0]) for o in batch.outcomes])
             if batch.quarantine:
                 c.executemany("INSERT OR REPLACE INTO quarantine(raw_id, sid, reason, field, detail, problems, created_at) "
                               "VALUES (?,?,?,?,?,?,?)",
@@ -335,13 +342,13 @@ class SQLiteStore(Store):
     # -- reading the archive -----------------------------------------------------------------
     def raw_messages(self, *, source=None, ids=None, status=None, after_id=0, limit=1000):
         q = ("SELECT r.id, s.name, r.received_at, r.body, r.transport, r.meta FROM raw_messages r "
-             "JOIN sources s USING(sid) WHERE r.id > ?")
+             "LEFT JOIN raw_status x USING(id) JOIN sources s USING(sid) WHERE r.id > ?")
         args: list = [after_id]
         if source is not None:
             q += " AND s.name = ?"
             args.append(source)
         if status is not None:
-            q += " AND r.status = ?"
+            q += " AND coalesce(x.status, 0) = ?"
             args.append(status)
         if ids is not None:
             if not ids:
@@ -360,7 +367,8 @@ class SQLiteStore(Store):
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for rid, status, probs in r.execute(
-                    f"SELECT r.id, r.status, q.problems FROM raw_messages r LEFT JOIN quarantine q "
+                    f"SELECT r.id, coalesce(x.status, 0), q.problems FROM raw_messages r LEFT JOIN raw_status x USING(id) "
+                    f"LEFT JOIN quarantine q "
                     f"ON q.raw_id = r.id AND q.resolved_at IS NULL WHERE r.id IN ({marks})", chunk).fetchall():
                 out[rid] = (status, json.loads(probs) if probs else None)
         return out
@@ -450,6 +458,9 @@ class SQLiteStore(Store):
         return ent
 
 
+_raw_order = itemgetter(0, 3)  # by entity, then time: the series index is filled in order
+
+
 def _statements(sql: str) -> list[str]:
     out, buf = [], []
     for line in sql.splitlines():
@@ -466,8 +477,8 @@ def _statements(sql: str) -> list[str]:
 
 
 class _Tx:
-    def __init__(self, conn, lock):
-        self.c, self.lock = conn, lock
+    def __init__(self, conn, lock, on_rollback):
+        self.c, self.lock, self.on_rollback = conn, lock, on_rollback
 
     def __enter__(self):
         self.lock.acquire()
@@ -480,6 +491,8 @@ class _Tx:
 
     def __exit__(self, exc_type, exc, tb):
         try:
+            if exc_type:
+                self.on_rollback()
             self.c.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()

@@ -41,20 +41,28 @@ CREATE TABLE devices (
   PRIMARY KEY (source, local_id)
 ) WITHOUT ROWID;
 
+-- what arrived, exactly; never updated
 CREATE TABLE raw_messages (
   id            INTEGER PRIMARY KEY,    -- time-ordered, made by the adapter
   sid           INTEGER NOT NULL REFERENCES sources(sid),
   received_at   INTEGER NOT NULL,
   transport     TEXT NOT NULL,
   meta          TEXT,
-  body          BLOB NOT NULL,
-  status        INTEGER NOT NULL DEFAULT 0,   -- 0 pending 1 stored 2 stored_flagged 3 duplicate 4 quarantined
-  dedupe_key    INTEGER,
+  body          BLOB NOT NULL
+);
+
+-- what became of it, written when the normalizer is done with it (no row yet = pending);
+-- a narrow table of its own, so recording an outcome does not rewrite the bodies
+CREATE TABLE raw_status (
+  id            INTEGER PRIMARY KEY,    -- = raw_messages.id
+  status        INTEGER NOT NULL,       -- 1 stored 2 stored_flagged 3 duplicate 4 quarantined
+  dedupe_ts     INTEGER,                -- duplicate key, part 1: observedAt of the first record (0 if none)
+  dedupe_key    INTEGER,                -- duplicate key, part 2: 64-bit hash of the key fields or the bytes
   spec_version  INTEGER,
   processed_at  INTEGER
 );
-CREATE INDEX raw_dedupe ON raw_messages(dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE INDEX raw_pending ON raw_messages(id) WHERE status = 0;
+-- time first, so that the index grows at its end like the data (not at random places)
+CREATE INDEX raw_dedupe ON raw_status(dedupe_ts, dedupe_key) WHERE dedupe_key IS NOT NULL;
 
 CREATE TABLE quarantine (
   raw_id       INTEGER PRIMARY KEY REFERENCES raw_messages(id),

@@ -1,0 +1,568 @@
+"""The server store: PostgreSQL through psycopg 3.
+
+Same tables as the SQLite engine (``migrations/postgres/``) and the same semantics,
+method by method.  Instants are ``timestamptz`` in the database and integer
+microseconds (UTC) at the :class:`Store` interface; they are converted here, at
+the boundary, with :func:`citylink.clock.from_us` / :func:`citylink.clock.to_us`.
+
+``observations`` is partitioned by month of ``observed_at``.  The store creates a
+month's partition before it writes the first rows of that month (see
+:meth:`PostgresStore._ensure_months`), so the DEFAULT partition stays empty.
+
+As in the SQLite engine, all writes go through one connection guarded by a lock
+(one write transaction at a time per process keeps the id caches simple), and
+every reading thread gets its own autocommit connection.  Bulk writes use COPY
+(binary): straight into ``raw_messages``, ``raw_status`` and ``observations``; for
+current state (``entity_attrs``), which merges with existing rows, into a temporary
+staging table merged by one ``INSERT … ON CONFLICT``.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+
+import orjson
+import psycopg
+from psycopg.types.json import set_json_dumps, set_json_loads
+
+from ..clock import from_us, to_us
+from ..errors import StoreError
+from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
+from ..spec.devices import Device
+from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view, migrations
+
+_LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
+_LOCK_PARTITION = 0x636C0002
+_DAY_US = 86_400_000_000
+_MONTH_TABLE = re.compile(r"observations_y(\d{4})m(\d{2})$")
+_OBS_COLS = "eid, aid, dataset_id, observed_at, raw_id, value_num, value_json, unit, flags, spec_version"
+_OBS_TYPES = ["bigint", "integer", "text", "timestamptz", "bigint", "float8", "text", "text", "integer", "bigint"]
+_STATE_COLS = _OBS_COLS + ", modified_at"
+_RAW_COLS = "id, sid, received_at, transport, meta, body"
+_RAW_TYPES = ["bigint", "integer", "timestamptz", "text", "jsonb", "bytea"]
+_STATUS_COLS = "id, status, dedupe_ts, dedupe_key, spec_version, processed_at"
+_STATUS_TYPES = ["bigint", "smallint", "bigint", "bigint", "bigint", "timestamptz"]
+_KEYS = "unnest(%s::bigint[], %s::integer[], %s::text[]) AS k(eid, aid, ds)"
+_KEY_MATCH = "x.eid = k.eid AND x.aid = k.aid AND x.dataset_id = k.ds"
+
+
+def _us(dt: datetime | None) -> int | None:
+    return None if dt is None else to_us(dt)
+
+
+def _month(day: int) -> tuple[int, int]:
+    d = from_us(day * _DAY_US)
+    return d.year, d.month
+
+
+def _partition(year: int, month: int) -> tuple[str, str, str]:
+    """Name and bounds (UTC literals) of the partition holding one month of observations."""
+    ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
+    return (f"observations_y{year:04d}m{month:02d}", f"{year:04d}-{month:02d}-01 00:00:00+00",
+            f"{ny:04d}-{nm:02d}-01 00:00:00+00")
+
+
+def _masked(url: str) -> str:
+    """The URL without its password (``self.url`` is printed by ``citylink serve``)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _copy(c, table: str, cols: str, types: list[str], rows) -> None:
+    """Binary COPY of rows (Python values, instants as datetimes) into some columns of a table."""
+    with c.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.set_types(types)
+        for r in rows:
+            cp.write_row(r)
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str):
+        self._dsn = url
+        self.url = _masked(url)
+        self._wlock = threading.RLock()
+        self._rlock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[psycopg.Connection] = []
+        self._w = self._connect()
+        self._staged: psycopg.Connection | None = None   # the write connection that has the staging table
+        self._months: set[tuple[int, int]] | None = None  # months that have an observations partition
+        self._sids: dict[str, int] = {}
+        self._eids: dict[str, int] = {}
+        self._aids: dict[str, int] = {}
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            c = psycopg.connect(self._dsn, autocommit=True,
+                                **({} if "connect_timeout" in self._dsn else {"connect_timeout": 10}))
+        except psycopg.Error as e:
+            raise StoreError(f"{self.url}: cannot connect to PostgreSQL: {e}") from None
+        c.execute("SET TIME ZONE 'UTC'")
+        set_json_dumps(orjson.dumps, c)
+        set_json_loads(orjson.loads, c)
+        return c
+
+    @property
+    def _r(self) -> psycopg.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None or c.broken:
+            c = self._local.conn = self._connect()
+            with self._rlock:
+                self._readers = [x for x in self._readers if not x.closed] + [c]
+        return c
+
+    @contextmanager
+    def _tx(self):
+        """A cursor of the write connection in a transaction, under the write lock.  A rollback also
+        forgets the ids cached during it (they may name rows that never were)."""
+        with self._wlock:
+            if self._w.broken:
+                self._w = self._connect()
+            try:
+                with self._w.transaction():
+                    yield self._w.cursor()
+            except BaseException:
+                self._sids.clear()
+                self._eids.clear()
+                self._staged = None
+                raise
+
+    # -- life cycle ----------------------------------------------------------------------
+    def _schema_table(self, c) -> int:
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATE,))
+        c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                  "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        return c.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+
+    def schema_version(self) -> int:
+        with self._tx() as c:
+            return self._schema_table(c)
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        applied = []
+        current = self.schema_version()
+        for version, name, sql in migrations("postgres"):
+            if version <= current or (target is not None and version > target):
+                continue
+            with self._tx() as c:
+                if self._schema_table(c) >= version:  # another process got there first
+                    continue
+                c.execute(sql)
+                c.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
+            applied.append(version)
+        return applied
+
+    def close(self) -> None:
+        with self._wlock:
+            self._w.close()
+        with self._rlock:
+            for c in self._readers:
+                c.close()
+            self._readers = []
+
+    def ping(self) -> None:
+        self._r.execute("SELECT 1").fetchone()
+
+    # -- specs and configuration -----------------------------------------------------------
+    def _bump(self, c) -> None:
+        c.execute("UPDATE meta SET value = value + 1 WHERE key = 'config_rev'")
+
+    _SPEC_COLS = "id, kind, name, version, sha256, file, body, applied_at"
+
+    @staticmethod
+    def _spec(r) -> SpecRow:
+        return SpecRow(*r[:7], to_us(r[7]))
+
+    def put_spec(self, kind, name, version, sha256, file, body, now):
+        with self._tx() as c:
+            row = c.execute("SELECT id, sha256, retired FROM spec_versions WHERE kind=%s AND name=%s "
+                            "ORDER BY id DESC LIMIT 1", (kind, name)).fetchone()
+            if row and row[1] == sha256 and not row[2]:
+                return row[0], False
+            vid = c.execute("INSERT INTO spec_versions(kind, name, version, sha256, file, body, applied_at) "
+                            "VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                            (kind, name, version, sha256, file, body, from_us(now))).fetchone()[0]
+            self._bump(c)
+            return vid, True
+
+    def specs_in_force(self):
+        rows = self._r.execute(
+            f"SELECT {self._SPEC_COLS} FROM spec_versions s "
+            "WHERE id = (SELECT max(id) FROM spec_versions t WHERE t.kind = s.kind AND t.name = s.name) "
+            "AND NOT retired ORDER BY kind, name").fetchall()
+        return [self._spec(r) for r in rows]
+
+    def spec_history(self, kind=None, name=None):
+        q = f"SELECT {self._SPEC_COLS} FROM spec_versions WHERE true"
+        args = []
+        if kind:
+            q += " AND kind = %s"
+            args.append(kind)
+        if name:
+            q += " AND name = %s"
+            args.append(name)
+        return [self._spec(r) for r in self._r.execute(q + " ORDER BY id", args).fetchall()]
+
+    def config_revision(self):
+        return self._r.execute("SELECT value FROM meta WHERE key='config_rev'").fetchone()[0]
+
+    def add_token(self, source, sha256, label, now):
+        with self._tx() as c:
+            return c.execute("INSERT INTO source_tokens(source, sha256, label, created_at) VALUES (%s,%s,%s,%s) "
+                             "RETURNING id", (source, sha256, label, from_us(now))).fetchone()[0]
+
+    def token_sources(self, sha256):
+        rows = self._r.execute("SELECT source FROM source_tokens WHERE sha256=%s AND revoked_at IS NULL",
+                               (sha256,)).fetchall()
+        return {r[0] for r in rows}
+
+    def revoke_tokens(self, source, now):
+        with self._tx() as c:
+            return c.execute("UPDATE source_tokens SET revoked_at=%s WHERE source=%s AND revoked_at IS NULL",
+                             (from_us(now), source)).rowcount
+
+    def put_devices(self, source, devices, now):
+        at = from_us(now)
+        with self._tx() as c:
+            c.execute("DELETE FROM devices WHERE source=%s", (source,))
+            with c.copy("COPY devices (source, local_id, entity_id, lon, lat, expected, name, attrs, "
+                                 "updated_at) FROM STDIN") as cp:
+                for d in devices:
+                    cp.write_row((source, d.local_id, d.entity_id, d.lon, d.lat, bool(d.expected), d.name,
+                                  json.dumps(d.attrs, ensure_ascii=False), at))
+            self._bump(c)
+        return len(devices)
+
+    def devices(self, source=None):
+        q = "SELECT source, local_id, entity_id, lon, lat, expected, name, attrs FROM devices"
+        rows = self._r.execute(q + (" WHERE source=%s" if source else "") + " ORDER BY source, local_id",
+                               (source,) if source else ()).fetchall()
+        out: dict[str, list[Device]] = {}
+        for s, local, eid, lon, lat, exp, name, attrs in rows:
+            out.setdefault(s, []).append(Device(local, eid, lon, lat, bool(exp), name, attrs))
+        return out
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def _sid(self, c, source: str) -> int:
+        sid = self._sids.get(source)
+        if sid is None:
+            c.execute("INSERT INTO sources(name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (source,))
+            sid = c.execute("SELECT sid FROM sources WHERE name=%s", (source,)).fetchone()[0]
+            self._sids[source] = sid
+        return sid
+
+    def archive(self, messages):
+        if not messages:
+            return
+        with self._tx() as c:
+            sids = {s: self._sid(c, s) for s in {m.source for m in messages}}
+            counts: dict[int, int] = {}
+            for m in messages:
+                counts[sids[m.source]] = counts.get(sids[m.source], 0) + 1
+            _copy(c, "raw_messages", _RAW_COLS, _RAW_TYPES,
+                  ((m.id, sids[m.source], from_us(m.received_at), m.transport, m.meta or None, m.body) for m in messages))
+            c.executemany("INSERT INTO ledger VALUES (%s, 'pending', %s) ON CONFLICT (sid, outcome) "
+                          "DO UPDATE SET n = ledger.n + excluded.n", list(counts.items()))
+
+    def register_attributes(self, catalog):
+        with self._tx() as c:
+            c.executemany("INSERT INTO attributes(iri, name, kind, vtype, unit) VALUES (%s,%s,%s,%s,%s) "
+                          "ON CONFLICT (iri) DO UPDATE SET name=excluded.name, kind=excluded.kind, "
+                          "vtype=excluded.vtype, unit=excluded.unit",
+                          [(iri, *spec) for iri, spec in catalog.items()])
+            aids = dict(c.execute("SELECT iri, aid FROM attributes").fetchall())
+        self._aids = aids
+
+    def find_dedupe(self, keys):
+        keys = set(keys)
+        if not keys:
+            return {}
+        rows = self._r.execute(
+            "SELECT r.dedupe_ts, r.dedupe_key, r.id FROM unnest(%s::bigint[], %s::bigint[]) AS v(ts, k) "
+            "JOIN raw_status r ON r.dedupe_ts = v.ts AND r.dedupe_key = v.k WHERE r.dedupe_key IS NOT NULL",
+            [list(x) for x in zip(*keys)]).fetchall()
+        return {(ts, key): rid for ts, key, rid in rows}
+
+    def _ensure_months(self, stamps) -> None:
+        """Create the monthly partitions these observation times need, before rows are written.
+
+        Each month is created in its own short transaction, never inside ``apply``'s (creating a
+        partition locks the parent table).  Rows of the month that sit in the DEFAULT partition
+        (written behind the store's back, or into a partition dropped and re-created by hand) would
+        make the CREATE fail, so they are moved out first and back in afterwards."""
+        with self._wlock:
+            if self._months is None:
+                rows = self._r.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                                       "WHERE i.inhparent = 'observations'::regclass").fetchall()
+                self._months = {(int(m[1]), int(m[2])) for (name,) in rows if (m := _MONTH_TABLE.match(name))}
+            todo = {_month(day) for day in {us // _DAY_US for us in stamps}} - self._months
+            if not todo:
+                return
+            with self._tx() as c:
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION,))
+                c.execute("CREATE TEMP TABLE _obs_moving (LIKE observations) ON COMMIT DROP")
+                for year, month in sorted(todo):
+                    name, lo, hi = _partition(year, month)   # formatted from ints: safe to inline in DDL
+                    moved = c.execute(f"WITH m AS (DELETE FROM observations_default WHERE observed_at >= '{lo}' "
+                                      f"AND observed_at < '{hi}' RETURNING *) INSERT INTO _obs_moving SELECT * FROM m"
+                                      ).rowcount
+                    c.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF observations "
+                              f"FOR VALUES FROM ('{lo}') TO ('{hi}')")
+                    if moved:
+                        c.execute("INSERT INTO observations SELECT * FROM _obs_moving")
+                        c.execute("TRUNCATE _obs_moving")
+            self._months |= todo
+
+    def _stage(self, c) -> None:
+        """The staging table COPY fills before current state is merged (emptied at every commit)."""
+        if self._staged is not c.connection:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS _state_stage (LIKE entity_attrs) ON COMMIT DELETE ROWS")
+            self._staged = c.connection
+
+    def _eid_map(self, c, batch, at: datetime) -> dict[str, int]:
+        eids = self._eids
+        ents = list(batch.entities.values())
+        new = [e for e in ents if e.id not in eids]
+        if new:
+            c.executemany("INSERT INTO entities(id, type, service, department, source, lon, lat, testing, created_at, "
+                          "modified_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+                          [(e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, bool(e.testing), at, at)
+                           for e in new])
+            eids.update(c.execute("SELECT id, eid FROM entities WHERE id = ANY(%s::text[])",
+                                  ([e.id for e in new],)).fetchall())
+        moved = [(eids[e.id], e.lon, e.lat) for e in ents if e.lon is not None]
+        if moved:
+            c.execute("UPDATE entities e SET lon = v.lon, lat = v.lat, modified_at = %s "
+                      "FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(eid, lon, lat) "
+                      "WHERE e.eid = v.eid AND (e.lon IS DISTINCT FROM v.lon OR e.lat IS DISTINCT FROM v.lat)",
+                      (at, *[list(x) for x in zip(*moved)]))
+        return eids
+
+    def apply(self, batch, now):
+        at = from_us(now)
+        self._ensure_months(o[7] for o in batch.observations)
+        with self._tx() as c:
+            eids = self._eid_map(c, batch, at)
+            aids = self._aids
+            stale = []
+            if batch.replayed:
+                replayed = (list(batch.replayed),)
+                old = c.execute("SELECT r.sid, coalesce(x.status, 0), count(*) FROM raw_messages r LEFT JOIN "
+                                "raw_status x USING (id) WHERE r.id = ANY(%s::bigint[]) GROUP BY 1, 2", replayed).fetchall()
+                c.executemany("UPDATE ledger SET n = n - %s WHERE sid=%s AND outcome=%s",
+                              [(n, s, OUTCOME_NAMES[st]) for s, st, n in old])
+                c.executemany("UPDATE ledger SET n = n + %s WHERE sid=%s AND outcome='pending'",
+                              [(n, s) for s, _, n in old])
+                stale = c.execute("SELECT DISTINCT eid, aid, dataset_id FROM entity_attrs "
+                                  "WHERE raw_id = ANY(%s::bigint[])", replayed).fetchall()
+                c.execute("DELETE FROM observations WHERE raw_id = ANY(%s::bigint[])", replayed)
+                c.execute("DELETE FROM raw_status WHERE id = ANY(%s::bigint[])", replayed)
+            try:
+                rows = [(eids[o[1]], aids[o[2]], o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
+                        for o in batch.observations]
+            except KeyError:
+                rows = [(self._eid(c, o[1]), self._aid(c, o[2]), o[3], o[7], o[0], o[4], o[5], o[6], o[8], o[9])
+                        for o in batch.observations]
+            if rows:
+                self._write_observations(c, rows, at)
+            if stale:
+                self._refresh_state(c, stale, at)
+            _copy(c, "raw_status", _STATUS_COLS, _STATUS_TYPES,
+                  ((o[0], o[2], *(o[3] or (None, None)), o[4], at) for o in batch.outcomes))
+            if batch.quarantine:
+                c.executemany("INSERT INTO quarantine(raw_id, sid, reason, field, detail, problems, created_at) "
+                              "VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (raw_id) DO UPDATE SET sid=excluded.sid, "
+                              "reason=excluded.reason, field=excluded.field, detail=excluded.detail, "
+                              "problems=excluded.problems, created_at=excluded.created_at, resolved_at=NULL",
+                              [(rid, self._sid(c, src), probs[0]["type"], probs[0]["field"], probs[0]["detail"],
+                                json.dumps(probs, ensure_ascii=False), at) for rid, src, probs in batch.quarantine])
+            if batch.replayed:
+                replayed_ids = set(batch.replayed)
+                fixed = [o[0] for o in batch.outcomes if o[2] != QUARANTINED and o[0] in replayed_ids]
+                if fixed:
+                    c.execute("UPDATE quarantine SET resolved_at=%s WHERE raw_id = ANY(%s::bigint[]) "
+                              "AND resolved_at IS NULL", (at, fixed))
+            inc: dict[tuple[int, str], int] = {}
+            for (source, outcome), n in batch.ledger().items():
+                k = (self._sid(c, source), outcome)
+                inc[k] = inc.get(k, 0) + n
+            c.executemany("INSERT INTO ledger VALUES (%s,%s,%s) ON CONFLICT (sid, outcome) "
+                          "DO UPDATE SET n = ledger.n + excluded.n", [(s, o, n) for (s, o), n in inc.items()])
+            done: dict[int, int] = {}
+            for (s, _), n in inc.items():
+                done[s] = done.get(s, 0) + n
+            c.executemany("UPDATE ledger SET n = n - %s WHERE sid=%s AND outcome='pending'",
+                          [(n, s) for s, n in done.items()])
+
+    def _write_observations(self, c, rows: list[tuple], at: datetime) -> None:
+        """COPY the rows into ``observations``, then move current state forward (staging + upsert).
+
+        Of equal keys in one batch the last wins (SQLite's INSERT OR REPLACE).  A message written
+        a second time without being a replay is refused by the primary key, as SQLite refuses its
+        second ``raw_status`` row: the whole batch fails."""
+        _copy(c, "observations", _OBS_COLS, _OBS_TYPES,
+              ((r[0], r[1], r[2], from_us(r[3]), *r[4:]) for r in {r[:5]: r for r in rows}.values()))
+        self._stage(c)
+        _copy(c, "_state_stage", _STATE_COLS, _OBS_TYPES + ["timestamptz"],
+              ((r[0], r[1], r[2], from_us(r[3]), *r[4:], at) for r in latest_per_key(rows).values()))
+        c.execute(f"INSERT INTO entity_attrs ({_STATE_COLS}) SELECT {_STATE_COLS} FROM _state_stage "
+                  "ON CONFLICT (eid, aid, dataset_id) DO UPDATE SET observed_at=excluded.observed_at, "
+                  "raw_id=excluded.raw_id, value_num=excluded.value_num, value_json=excluded.value_json, "
+                  "unit=excluded.unit, flags=excluded.flags, spec_version=excluded.spec_version, "
+                  "modified_at=excluded.modified_at WHERE excluded.observed_at >= entity_attrs.observed_at")
+
+    def _refresh_state(self, c, keys, at: datetime) -> None:
+        """Current state of these (eid, aid, dataset_id) from the newest observation left, or none."""
+        cols = [list(x) for x in zip(*keys)]
+        c.execute("UPDATE entity_attrs x SET observed_at=n.observed_at, raw_id=n.raw_id, value_num=n.value_num, "
+                  "value_json=n.value_json, unit=n.unit, flags=n.flags, spec_version=n.spec_version, "
+                  f"modified_at=%s FROM {_KEYS} CROSS JOIN LATERAL (SELECT * FROM observations o "
+                  "WHERE o.eid = k.eid AND o.aid = k.aid AND o.dataset_id = k.ds "
+                  f"ORDER BY o.observed_at DESC, o.raw_id DESC LIMIT 1) n WHERE {_KEY_MATCH}", (at, *cols))
+        c.execute(f"DELETE FROM entity_attrs x USING {_KEYS} WHERE {_KEY_MATCH} AND NOT EXISTS "
+                  "(SELECT 1 FROM observations o WHERE o.eid = k.eid AND o.aid = k.aid AND o.dataset_id = k.ds)",
+                  cols)
+
+    def _eid(self, c, entity_id):
+        if entity_id not in self._eids:
+            row = c.execute("SELECT eid FROM entities WHERE id=%s", (entity_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"entity {entity_id} was never announced to the store")
+            self._eids[entity_id] = row[0]
+        return self._eids[entity_id]
+
+    def _aid(self, c, iri):
+        if iri not in self._aids:
+            row = c.execute("SELECT aid FROM attributes WHERE iri=%s", (iri,)).fetchone()
+            if row is None:
+                raise StoreError(f"attribute {iri} is not registered (register_attributes)")
+            self._aids[iri] = row[0]
+        return self._aids[iri]
+
+    def count_refused(self, source, reason, now):
+        with self._tx() as c:
+            c.execute("INSERT INTO transport_refusals VALUES (%s,%s,1,%s) ON CONFLICT (source, reason) "
+                      "DO UPDATE SET n = transport_refusals.n + 1, last_at = excluded.last_at",
+                      (source, reason, from_us(now)))
+
+    # -- reading the archive -----------------------------------------------------------------
+    def raw_messages(self, *, source=None, ids=None, status=None, after_id=0, limit=1000):
+        q = ("SELECT r.id, s.name, r.received_at, r.body, r.transport, r.meta FROM raw_messages r "
+             "JOIN sources s USING (sid) WHERE r.id > %s")
+        args: list = [after_id]
+        if source is not None:
+            q += " AND s.name = %s"
+            args.append(source)
+        if status == PENDING:  # no status row yet
+            q += " AND NOT EXISTS (SELECT 1 FROM raw_status x WHERE x.id = r.id)"
+        elif status is not None:
+            q += " AND EXISTS (SELECT 1 FROM raw_status x WHERE x.id = r.id AND x.status = %s)"
+            args.append(status)
+        if ids is not None:
+            if not ids:
+                return []
+            q += " AND r.id = ANY(%s::bigint[])"
+            args.append(list(ids))
+        q += " ORDER BY r.id LIMIT %s"
+        args.append(limit)
+        return [RawMessage(i, s, to_us(rec), bytes(b), t, m or {})
+                for i, s, rec, b, t, m in self._r.execute(q, args).fetchall()]
+
+    def outcomes(self, ids):
+        rows = self._r.execute("SELECT r.id, coalesce(x.status, 0), q.problems FROM raw_messages r "
+                               "LEFT JOIN raw_status x USING (id) LEFT JOIN quarantine q "
+                               "ON q.raw_id = r.id AND q.resolved_at IS NULL WHERE r.id = ANY(%s::bigint[])",
+                               (list(ids),)).fetchall()
+        return {rid: (status, probs) for rid, status, probs in rows}
+
+    def quarantined(self, source=None, limit=100, after_id=0):
+        q = ("SELECT q.raw_id, s.name, q.reason, q.field, q.detail, q.problems, q.created_at, r.received_at "
+             "FROM quarantine q JOIN sources s USING (sid) JOIN raw_messages r ON r.id = q.raw_id "
+             "WHERE q.resolved_at IS NULL AND q.raw_id > %s")
+        args: list = [after_id]
+        if source:
+            q += " AND s.name = %s"
+            args.append(source)
+        rows = self._r.execute(q + " ORDER BY q.raw_id LIMIT %s", args + [limit]).fetchall()
+        return [{"raw_id": r[0], "source": r[1], "reason": r[2], "field": r[3], "detail": r[4],
+                 "problems": r[5], "quarantined_at": to_us(r[6]), "received_at": to_us(r[7])} for r in rows]
+
+    def ledger(self):
+        r = self._r
+        rows = r.execute("SELECT s.name, l.outcome, l.n FROM ledger l JOIN sources s USING (sid)").fetchall()
+        refusals = r.execute("SELECT source, reason, n FROM transport_refusals").fetchall()
+        return ledger_view(rows, refusals)
+
+    # -- reading the context -------------------------------------------------------------------
+    _ATTR_SQL = ("SELECT a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
+                 "x.observed_at, x.flags, x.raw_id, x.spec_version, {mod} FROM {table} x JOIN attributes a USING (aid) ")
+    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, testing, created_at, modified_at"
+
+    @staticmethod
+    def _attr(r) -> AttrRow:
+        return AttrRow(*r[:8], to_us(r[8]), r[9], r[10], r[11], _us(r[12]))
+
+    @staticmethod
+    def _entity(r) -> EntityRow:
+        return EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), to_us(r[9]), to_us(r[10]))
+
+    def entity(self, entity_id):
+        r = self._r
+        row = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities WHERE id=%s", (entity_id,)).fetchone()
+        if row is None:
+            return None
+        ent = self._entity(row)
+        q = self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs") + "WHERE x.eid=%s ORDER BY a.name, x.dataset_id"
+        ent.attrs = [self._attr(a) for a in r.execute(q, (row[0],)).fetchall()]
+        return ent
+
+    def entities(self, *, types=None, ids=None, limit=20, offset=0):
+        r = self._r
+        where, args = [], []
+        if types:
+            where.append("type = ANY(%s::text[])")
+            args.append(list(types))
+        if ids:
+            where.append("id = ANY(%s::text[])")
+            args.append(list(ids))
+        w = (" WHERE " + " AND ".join(where)) if where else ""
+        total = r.execute(f"SELECT count(*) FROM entities{w}", args).fetchone()[0]
+        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities{w} ORDER BY eid LIMIT %s OFFSET %s",
+                         args + [limit, offset]).fetchall()
+        ents = [self._entity(row) for row in rows]
+        by_eid = {row[0]: e for row, e in zip(rows, ents)}
+        if by_eid:
+            q = (self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs").replace("SELECT ", "SELECT x.eid, ", 1)
+                 + "WHERE x.eid = ANY(%s::bigint[]) ORDER BY a.name, x.dataset_id")
+            for a in r.execute(q, (list(by_eid),)).fetchall():
+                by_eid[a[0]].attrs.append(self._attr(a[1:]))
+        return ents, total
+
+    def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):
+        r = self._r
+        row = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities WHERE id=%s", (entity_id,)).fetchone()
+        if row is None:
+            return None
+        ent = self._entity(row)
+        where, args = ["x.eid = %s"], [row[0]]
+        if attrs:
+            where.append("(a.name = ANY(%s::text[]) OR a.iri = ANY(%s::text[]))")
+            args += [list(attrs)] * 2
+        if start is not None:
+            where.append("x.observed_at >= %s")
+            args.append(from_us(start))
+        if end is not None:
+            where.append("x.observed_at < %s")
+            args.append(from_us(end))
+        base = self._ATTR_SQL.format(mod="NULL::timestamptz", table="observations") + "WHERE " + " AND ".join(where)
+        if last_n:
+            q = (f"SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY t.iri, t.dataset_id "
+                 f"ORDER BY t.observed_at DESC) AS rn FROM ({base}) t) w WHERE rn <= %s "
+                 "ORDER BY name, dataset_id, observed_at")
+            rows = [a[:-1] for a in r.execute(q, args + [last_n]).fetchall()]
+        else:
+            rows = r.execute(base + " ORDER BY a.name, x.dataset_id, x.observed_at", args).fetchall()
+        ent.attrs = [self._attr(a) for a in rows]
+        return ent

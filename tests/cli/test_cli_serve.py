@@ -1,0 +1,105 @@
+"""``citylink serve`` as a real process: push, read back, and a spec applied by another process is used
+without a restart."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from cltest import ACME, acme_urn
+
+CITYLINK = Path(sys.executable).with_name("citylink")
+KST = timezone(timedelta(hours=9))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(data_dir: Path, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CITYLINK), "--data-dir", str(data_dir), *map(str, args)], capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+def body(compactions: int, minutes_ago: float) -> bytes:
+    ts = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).astimezone(KST).isoformat(timespec="seconds")
+    return orjson.dumps({"deviceId": "A-17", "ts": ts, "fill_pct": 40, "compactions": compactions})
+
+
+@pytest.mark.skipif(not CITYLINK.exists(), reason="the citylink script is not installed next to this python")
+def test_serve_push_read_and_hot_reload(tmp_path, bins_dir):
+    data = tmp_path / "data"
+    spec = bins_dir / "sources/bins-acme-http.yaml"
+    original = spec.read_text()
+    spec.write_text(original.replace("  compactionCount: {from: compactions}\n", ""))
+    env = dict(os.environ, CITYLINK_SPEC_POLL_SECONDS="0.2", CITYLINK_PSEUDONYM_KEY="serve-test")
+
+    r = cli(data, "spec", "apply", bins_dir, env=env)
+    assert r.returncode == 0, r.stderr
+    r = cli(data, "sources", "token", ACME, env=env)
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen([str(CITYLINK), "--data-dir", str(data), "serve", "--specs", str(bins_dir),
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, open(tmp_path / "serve.log").read()
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not become ready"
+                time.sleep(0.1)
+
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            r = http.post(f"/ingest/{ACME}", content=body(5, 3), headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["results"][0]["outcome"] == "stored"
+            e = http.get(f"/ngsi-ld/v1/entities/{acme_urn('A-17')}", params={"options": "keyValues"}).json()
+            assert e["fillingLevel"] == 0.4 and "compactionCount" not in e
+
+            # another process applies a spec that maps compactions
+            spec.write_text(original.replace("version: 1.0.0\nvendor", "version: 1.1.0\nvendor"))
+            r = cli(data, "spec", "apply", bins_dir, env=env)
+            assert r.returncode == 0 and "new version" in r.stdout, r.stderr
+
+            deadline = time.monotonic() + 20
+            n = 0
+            while True:  # each push is a new reading, so none is a duplicate
+                n += 1
+                r = http.post(f"/ingest/{ACME}", content=body(100 + n, 2 - n / 100), headers=headers)
+                assert r.status_code == 200, r.text
+                e = http.get(f"/ngsi-ld/v1/entities/{acme_urn('A-17')}", params={"options": "keyValues"}).json()
+                if "compactionCount" in e:
+                    assert e["compactionCount"] == 100 + n
+                    break
+                assert time.monotonic() < deadline, "the running server never used the new spec"
+                time.sleep(0.2)
+            assert proc.poll() is None  # no restart happened
+            ledger = http.get("/api/ledger").json()[ACME]
+            assert ledger["received"] == ledger["stored"] == n + 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()

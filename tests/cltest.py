@@ -1,0 +1,216 @@
+"""Helpers for the core test-suite: spec texts, tmp spec dirs, platforms, messages."""
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from citylink.clock import ManualClock, to_us
+from citylink.config import BUNDLED_SPECS, Settings
+from citylink.normalize.pipeline import Normalizer
+from citylink.normalize.records import OUTCOME_NAMES, RawMessage
+from citylink.platform import Platform
+from citylink.spec.loader import load_texts
+
+UTC = timezone.utc
+# 09:30 KST: the shipped examples (09:00 KST = 2026-11-26T00:00Z) are half an hour old
+NOW = datetime(2026, 11, 26, 0, 30, tzinfo=UTC)
+NOW_US = to_us(NOW)
+EXAMPLE_US = to_us(datetime(2026, 11, 26, 0, 0, tzinfo=UTC))
+
+ACME = "bins-acme-http"
+BRAVO = "bins-bravo-gateway"
+WASTE_TYPE = "WasteContainer"
+SDM = "https://smartdatamodels.org/dataModel.WasteManagement/"
+
+# A second service, for features the waste-bins specs do not use.
+AIR_SERVICE = """\
+citylink: service/1
+id: air
+version: 1.0.0
+name: {ko: 대기질, en: Air quality}
+department: environment
+entity_types:
+  AirQualityObserved:
+    attributes:
+      temperature: {type: Number, unit: CEL, range: [-40, 60]}
+      relativeHumidity: {type: Number, unit: C62, range: [0, 1]}
+      hcho: {type: Number, unit: GQ}
+      no2: {type: Number, unit: GQ}
+      pm10: {type: Number, unit: GQ, range: [0, 1000], on_out_of_range: reject}
+      aqi: {type: Integer, range: [0, 500]}
+      state:
+        type: Text
+        on_out_of_range: reject
+        codes:
+          ok: {ko: 정상, en: OK}
+          fault: {ko: 고장, en: Fault}
+      stationName: {type: Text}
+      plate: {type: Text, personal: true}
+      active: {type: Boolean}
+      location: {type: GeoProperty}
+"""
+
+AIR_NS = "https://w3id.org/citylink/ns/air/"
+
+
+def air_source(sid: str = "air-a", *, namespace: str | None = None, body: str = "", payload: str = "{format: json}",
+               ts: str = '{field: ts, format: iso8601}', entity_id: str = '"{id}"', fields: str | None = None,
+               version: str = "1.0.0", status: str = "live") -> str:
+    """A source spec of the air service; ``fields`` (YAML lines, 2-space indented) default to temperature."""
+    if fields is None:
+        fields = "  temperature: {from: t}\n"
+    text = (f"citylink: source/1\nid: {sid}\nservice: air\nversion: {version}\nstatus: {status}\n"
+            + (f"namespace: {namespace}\n" if namespace else "")
+            + f"transport: {{type: http_push}}\npayload: {payload}\n"
+            f"entity: {{type: AirQualityObserved, id: {entity_id}}}\ntimestamp: {ts}\n")
+    text += body
+    if fields:
+        text += "fields:\n" + fields
+    return text
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def spec_dir(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write(root / name, text)
+    return root
+
+
+def copy_bundled(tmp: Path) -> Path:
+    dst = tmp / "specs"
+    shutil.copytree(BUNDLED_SPECS, dst)
+    return dst / "waste-bins"
+
+
+def line_of(text: str, needle: str, nth: int = 1) -> int:
+    """1-based line of the ``nth`` line containing ``needle``."""
+    hits = [i for i, ln in enumerate(text.splitlines(), 1) if needle in ln]
+    assert len(hits) >= nth, f"{needle!r} not in text"
+    return hits[nth - 1]
+
+
+def manual_clock(when: datetime = NOW) -> ManualClock:
+    return ManualClock(when)
+
+
+def specs_of(*docs: tuple[str, str]):
+    return load_texts(list(docs))
+
+
+def normalizer(specs, clock=None, registries=None, limits=None, key: bytes = b"test-key") -> Normalizer:
+    return Normalizer(specs, deployment="dobong", pseudonym_key=key, clock=clock or manual_clock(),
+                      limits=limits, registries=registries)
+
+
+_next = [1000]
+
+
+def messages(source: str, bodies, clock=None, *, meta: dict | None = None) -> list[RawMessage]:
+    received = (clock or manual_clock()).now_us()
+    out = []
+    for b in bodies:
+        _next[0] += 1
+        if isinstance(b, (dict, list)):
+            b = orjson.dumps(b)
+        out.append(RawMessage(_next[0], source, received, b, "test", dict(meta or {})))
+    return out
+
+
+def outcomes(batch) -> dict[int, str]:
+    """raw id → outcome name; asserts every message has exactly one."""
+    seen: dict[int, str] = {}
+    for rid, _src, code, *_ in batch.outcomes:
+        assert rid not in seen, f"message {rid} has two outcomes"
+        seen[rid] = OUTCOME_NAMES[code]
+    return seen
+
+
+def run_checked(norm: Normalizer, msgs: list[RawMessage], find_dedupe=None):
+    batch = norm.run(msgs, find_dedupe)
+    got = outcomes(batch)
+    assert len(batch.outcomes) == len(msgs)
+    assert set(got) == {m.id for m in msgs}
+    return batch, got
+
+
+def problems_of(batch) -> dict[int, list[dict]]:
+    return {rid: probs for rid, _src, probs in batch.quarantine}
+
+
+def obs_by_name(batch, rid: int | None = None) -> dict[str, tuple]:
+    """attribute short name (the IRI's last segment) → observation row, for one message."""
+    out = {}
+    for o in batch.observations:
+        if rid is None or o[0] == rid:
+            out[o[2].rsplit("/", 1)[-1]] = o
+    return out
+
+
+def value_of(row: tuple):
+    return orjson.loads(row[5]) if row[5] is not None else row[4]
+
+
+def settings(data_dir: Path, **kw) -> Settings:
+    kw.setdefault("pseudonym_key", "test-key")
+    kw.setdefault("ingest_wait_seconds", 10.0)
+    return Settings(data_dir=data_dir, **kw)
+
+
+def make_platform(data_dir: Path, clock=None, **kw) -> Platform:
+    return Platform(settings(data_dir, **kw), clock=clock)
+
+
+def acme_body(device: str = "A-17", *, ts: str = "2026-11-26T09:00:00+09:00", fill=73, temp=12.5, battery=88,
+              state="0", compactions=311, **extra) -> bytes:
+    d = {"deviceId": device, "ts": ts, "fill_pct": fill, "temp_c": temp, "battery_pct": battery, "state": state,
+         "compactions": compactions}
+    d.update(extra)
+    return orjson.dumps({k: v for k, v in d.items() if v is not None})
+
+
+def acme_urn(local: str) -> str:
+    return f"urn:ngsi-ld:WasteContainer:dobong:acme:{local}"
+
+
+def bravo_urn(local: str) -> str:
+    return f"urn:ngsi-ld:WasteContainer:dobong:bravo:{local}"
+
+
+def ledger_balances(led: dict) -> None:
+    for source, d in led.items():
+        parts = sum(d.get(k, 0) for k in ("stored", "stored_flagged", "duplicate", "quarantined", "pending"))
+        assert d["received"] == parts, (source, d)
+        for k in ("stored", "stored_flagged", "duplicate", "quarantined", "pending"):
+            assert d.get(k, 0) >= 0, (source, d)
+
+
+def submit_and_wait(p: Platform, source: str, bodies, meta: dict | None = None, timeout: float = 20) -> dict[int, int]:
+    msgs = p.make_messages(source, [(b if isinstance(b, bytes) else orjson.dumps(b), dict(meta or {}))
+                                    for b in bodies], "test")
+    ids = p.submit(msgs)
+    got = p.wait(ids, timeout)
+    assert len(got) == len(ids), "the normalizer did not finish in time"
+    return {i: got[i] for i in ids}
+
+
+def wait_until(pred, timeout: float = 15.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
