@@ -67,6 +67,7 @@ def main() -> None:
                 result = p.normalizer.run(msgs, p.store.find_dedupe)
                 t2 = time.perf_counter()
                 p.store.apply(result, clock.now_us())
+                p.normalizer.confirm(result)
                 t3 = time.perf_counter()
                 t_arch += t1 - t0
                 t_norm += t2 - t1

@@ -1,6 +1,7 @@
 """Helpers for the core test-suite: spec texts, tmp spec dirs, platforms, messages."""
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from datetime import datetime, timezone
@@ -178,7 +179,8 @@ def acme_body(device: str = "A-17", *, ts: str = "2026-11-26T09:00:00+09:00", fi
     d = {"deviceId": device, "ts": ts, "fill_pct": fill, "temp_c": temp, "battery_pct": battery, "state": state,
          "compactions": compactions}
     d.update(extra)
-    return orjson.dumps({k: v for k, v in d.items() if v is not None})
+    # json, not orjson: tests send integers beyond 64 bits too
+    return json.dumps({k: v for k, v in d.items() if v is not None}, ensure_ascii=False).encode()
 
 
 def acme_urn(local: str) -> str:

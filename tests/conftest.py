@@ -16,7 +16,7 @@ import cltest  # noqa: E402
 def _isolated_env(monkeypatch, tmp_path):
     """No CITYLINK_* variable or ./citylink.toml of the developer's leaks into a test."""
     for k in list(os.environ):
-        if k.startswith("CITYLINK_"):
+        if k.startswith("CITYLINK_") and not k.startswith("CITYLINK_TEST_"):
             monkeypatch.delenv(k, raising=False)
     cwd = tmp_path / "cwd"
     cwd.mkdir()

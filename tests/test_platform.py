@@ -155,6 +155,50 @@ def test_newer_data_moves_the_current_value_forward(platform):
     assert attr(platform, A17, "fillingLevel").value_num == pytest.approx(0.3)
 
 
+# -- absurd values never break a batch -----------------------------------------------------------------
+
+@pytest.mark.parametrize("t", ["inf", 9223372036854776.0, -1e17, 10 ** 30, 1e300])
+def test_absurd_epoch_is_quarantined_and_the_batch_survives(platform, t):
+    bad = {"gw": "g", "readings": [{"sn": "B0042", "t": t, "sensors": {"dist_mm": 1, "temp_f": 50},
+                                    "batt_mv": 3500, "lid": 0}]}
+    import json
+    got = submit_and_wait(platform, BRAVO, [json.dumps(bad).encode()])
+    assert list(got.values()) == [QUARANTINED]
+    got = submit_and_wait(platform, ACME, [acme_body(), json.dumps({"deviceId": "A-18", "ts": t}).encode()])
+    assert sorted(got.values()) == [STORED, QUARANTINED]
+    ledger_balances(platform.store.ledger())
+    assert all(d["pending"] == 0 for d in platform.store.ledger().values())
+
+
+@pytest.mark.parametrize("compactions", [10 ** 30, "9" * 30, 1e300, -1e20, 2 ** 63])
+def test_huge_integer_does_not_poison_the_batch(platform, compactions):
+    got = submit_and_wait(platform, ACME, [acme_body(compactions=compactions), acme_body("A-18")])
+    assert sorted(got.values()) == [STORED, QUARANTINED]
+    assert platform.store.ledger()[ACME]["pending"] == 0
+
+
+def test_one_failing_message_does_not_keep_its_batch_pending(platform, monkeypatch, caplog):
+    """Whatever makes the normalizer or the store raise on one message, the others of its batch go on."""
+    norm = platform.normalizer
+    real_run = norm.run
+
+    def run(messages, find_dedupe=None):
+        if any(b"POISON" in m.body for m in messages):
+            raise RuntimeError("boom")
+        return real_run(messages, find_dedupe)
+    monkeypatch.setattr(norm, "run", run)
+    msgs = platform.make_messages(ACME, [(acme_body("A-17"), {}), (acme_body("POISON"), {}), (acme_body("A-18"), {})],
+                                  "test")
+    platform.store.archive(msgs)
+    platform._handle(msgs)  # as the bus delivers a coalesced batch
+    outs = platform.store.outcomes([m.id for m in msgs])
+    assert [outs[m.id][0] for m in msgs] == [STORED, 0, STORED]  # the bad one stays pending, alone
+    led = platform.store.ledger()[ACME]
+    assert (led["received"], led["stored"], led["pending"]) == (3, 2, 1)
+    ledger_balances(platform.store.ledger())
+    assert "retrying them one by one" in caplog.text
+
+
 # -- duplicates across batches through the store --------------------------------------------------------
 
 def test_redelivery_is_a_duplicate_through_the_store(platform):
@@ -204,6 +248,27 @@ def test_device_registry_imported_elsewhere_is_picked_up(tmp_path, clock, bins_d
         assert e is not None and (e.lon, e.lat) == (127.04, 37.66)
     finally:
         running.stop()
+
+
+def test_one_changed_source_file_can_be_applied_alone(platform, bins_dir):
+    edit(acme_spec(bins_dir), "compactionCount: {from: compactions}", "compactionCount: {from: presses}", "1.0.1")
+    applied = platform.apply_specs([acme_spec(bins_dir)])  # its service is in the store already
+    assert applied == [("source", ACME, "1.0.1", True)]
+    assert platform.reload() is True
+    assert platform.specs.sources[ACME].version == "1.0.1"
+    assert platform.specs.sources[BRAVO].version == "1.0.0" and "waste-bins" in platform.specs.services
+
+
+def test_a_service_change_that_breaks_a_source_in_force_is_refused(platform, bins_dir):
+    svc = bins_dir / "service.yaml"
+    text = svc.read_text()
+    start = text.index("      compactionCount:")
+    end = text.index("      location:")
+    svc.write_text(text[:start] + text[end:])  # acme maps compactionCount
+    with pytest.raises(SpecError) as ei:
+        platform.apply_specs([svc])
+    assert any(p.type == "unknown_attribute" and p.file.endswith("bins-acme-http.yaml") for p in ei.value.problems)
+    assert platform.reload() is False
 
 
 def test_reload_is_a_no_op_without_changes(platform):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -60,21 +61,26 @@ class Settings(BaseSettings):
         return path.read_text().strip().encode()
 
 
+_config_file: ContextVar[Path | None] = ContextVar("citylink_config_file", default=None)
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls):
         super().__init__(settings_cls)
-        explicit = os.environ.get("CITYLINK_CONFIG")
+        given = _config_file.get()
+        explicit = str(given) if given is not None else os.environ.get("CITYLINK_CONFIG")
         path = Path(explicit) if explicit else Path("citylink.toml")
         self.data: dict[str, Any] = {}
         if explicit and not path.exists():
-            raise ConfigError(f"CITYLINK_CONFIG={explicit}: no such file")
+            where = "--config" if given is not None else "CITYLINK_CONFIG"
+            raise ConfigError(f"{where}={explicit}: no such file")
         if path.exists():
             try:
                 raw = tomllib.loads(path.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: {e}") from e
             self.data = raw.get("citylink", raw)
-            self.path = path
+        self.path = path if path.exists() else None
 
     def get_field_value(self, field, field_name):
         return self.data.get(field_name), field_name, False
@@ -85,13 +91,18 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Settings from file + environment, with ``overrides`` (non-None ones) on top."""
-    if config is not None:
-        os.environ["CITYLINK_CONFIG"] = str(config)
+    token = _config_file.set(Path(config) if config is not None else None)
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as e:
         lines = []
         for err in e.errors():
             key = ".".join(str(p) for p in err["loc"])
-            lines.append(f"{key} (CITYLINK_{key.upper()}): {err['msg']}")
+            env = f"CITYLINK_{key.upper()}"
+            origin = ("given as an option" if key in given else f"from {env}" if env in os.environ
+                      else "from the configuration file")
+            lines.append(f"{key} ({origin}): {err['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+    finally:
+        _config_file.reset(token)

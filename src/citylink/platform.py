@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -26,7 +28,7 @@ from .ids import RawIdGenerator
 from .normalize.pipeline import Limits, Normalizer
 from .normalize.records import PENDING, RawMessage
 from .spec.devices import load_registry
-from .spec.loader import load_paths, load_texts
+from .spec.loader import FORMATS, load_paths, load_texts, spec_files
 from .spec.model import SpecSet
 from .store import Store, open_store
 
@@ -71,13 +73,17 @@ class Platform:
 
     def apply_specs(self, paths: list[Path]) -> list[tuple[str, str, str, bool]]:
         """Validate spec files and store each changed one as a new version, with the device
-        registries they name; returns (kind, name, version, created) per spec."""
-        specs = load_paths(paths)
+        registries they name; returns (kind, name, version, created) per spec.
+
+        The files are checked together with the specs in force that they do not replace, so one
+        changed source file can be applied alone (its service is in the store), and a service change
+        that would break a source in force is refused."""
+        specs, given = self._with_specs_in_force(paths)
         now = self.clock.now_us()
         out = []
         registries = {}
         for sid, src in specs.sources.items():
-            if src.devices:
+            if src.origin.file in given and src.devices:
                 path = Path(src.origin.file).parent / src.devices
                 try:
                     registries[sid] = load_registry(path)
@@ -86,11 +92,38 @@ class Platform:
         for kind, items in (("service", specs.services), ("source", specs.sources)):
             for name, spec in items.items():
                 sf = spec.origin
+                if sf.file not in given:
+                    continue  # in force already, here only to check the new ones against
                 _, created = self.store.put_spec(kind, name, spec.version, sf.sha256, sf.file, sf.text, now)
                 out.append((kind, name, spec.version, created))
         for sid, devices in registries.items():
             self.store.put_devices(sid, devices, now)
         return out
+
+    def _with_specs_in_force(self, paths: list[Path]) -> tuple[SpecSet, set[str]]:
+        """The specs in ``paths`` plus those in force they do not replace, validated together;
+        and the labels (file names) of the given ones."""
+        files = spec_files(paths)
+        try:
+            docs = [(str(f), f.read_text(encoding="utf-8")) for f in files]
+        except (OSError, UnicodeDecodeError):
+            docs = []
+        if not docs:  # nothing readable: load_paths says why
+            specs = load_paths(paths)
+            return specs, {s.origin.file for s in [*specs.services.values(), *specs.sources.values()]}
+        given = set()
+        for _, text in docs:
+            try:
+                d = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue  # load_texts reports it with its line
+            if isinstance(d, dict) and d.get("citylink") in FORMATS:
+                given.add((FORMATS[d["citylink"]], d.get("id")))
+        context = [(r.file or f"{r.kind}:{r.name}", r.body) for r in self.store.specs_in_force()
+                   if (r.kind, r.name) not in given]
+        labels = {label for label, _ in docs}
+        context = [(label, body) for label, body in context if label not in labels]
+        return load_texts(docs + context), labels
 
     def load_specs_in_force(self) -> SpecSet:
         rows = self.store.specs_in_force()
@@ -209,9 +242,25 @@ class Platform:
 
     # -- the normalizer's side of the bus ---------------------------------------------------------
     def _handle(self, batch: list[RawMessage]) -> None:
+        try:
+            self._process(batch)
+        except Exception:
+            if len(batch) == 1:
+                raise  # the bus logs it; the message stays pending
+            # one bad message must not keep a whole batch pending: the failed transaction was rolled
+            # back, so try again message by message
+            log.exception("a batch of %d messages failed; retrying them one by one", len(batch))
+            for m in batch:
+                try:
+                    self._process([m])
+                except Exception:
+                    log.exception("raw message %d (%s) failed; it stays pending", m.id, m.source)
+
+    def _process(self, batch: list[RawMessage]) -> None:
         norm = self.normalizer
         result = norm.run(batch, self.store.find_dedupe)
         self.store.apply(result, self.clock.now_us())
+        norm.confirm(result)
         with self._cond:
             if len(self._results) > 200_000:
                 self._results.clear()

@@ -75,12 +75,28 @@ def test_token_header_alternative(client, token):
     assert r.status_code == 200
 
 
-def test_unknown_source_is_404_naming_the_known_sources(client, token):
+def test_unknown_source_is_404_without_disclosing_the_known_ones(client, token):
     r = client.post("/ingest/bins-zeta", content=b"{}", headers=auth(token))
     assert r.status_code == 404
     detail = r.json()["detail"]
-    assert "bins-zeta" in detail and ACME in detail and BRAVO in detail
-    assert ledger(client)["bins-zeta"]["refused_unknown_source"] == 1
+    assert "bins-zeta" in detail and ACME not in detail and BRAVO not in detail
+    # refusals of invented names share one ledger row, so callers cannot grow the ledger
+    client.post("/ingest/bins-eta", content=b"{}", headers=auth(token))
+    book = ledger(client)
+    assert "bins-zeta" not in book and book["(unknown)"]["refused_unknown_source"] == 2
+
+
+def test_source_declared_for_another_transport_is_refused(client, platform, token, tmp_path):
+    specs = platform.specs
+    src = specs.sources[ACME]
+    src.transport["type"] = "file"  # as if the spec declared a file feed
+    try:
+        r = client.post(f"/ingest/{ACME}", content=acme_body(), headers=auth(token))
+    finally:
+        src.transport["type"] = "http_push"
+    assert r.status_code == 409 and "transport.type" in r.json()["detail"]
+    assert ledger(client)[ACME]["refused_wrong_transport"] == 1
+    assert platform.store.raw_messages(source=ACME) == []  # refused before it was archived
 
 
 def test_wrong_content_type_is_415(client, platform, token):
@@ -232,3 +248,28 @@ def test_ledger_balances_after_a_mixed_session(client, platform, token):
         (6, 1, 1, 3, 1, 0)
     assert a["refused_bad_token"] == 1
     assert led[BRAVO]["stored"] == 1
+
+
+def test_csv_and_jsonl_bodies_are_cut_by_rows_and_lines(tmp_path, clock):
+    from cltest import AIR_SERVICE, air_source, spec_dir
+    d = spec_dir(tmp_path / "air", {
+        "service.yaml": AIR_SERVICE,
+        "csv.yaml": air_source("air-csv", payload="{format: csv}", ts="{field: ts, format: '%Y-%m-%d %H:%M'}"),
+        "jsonl.yaml": air_source("air-jsonl", payload="{format: jsonl}")})
+    p = make_platform(tmp_path / "data", clock)
+    p.start(specs_dir=d, watch=False)
+    try:
+        client = TestClient(create_app(p))
+        body = b"id,ts,t\r\nS1,2026-11-26 09:00,1\r\nS2,2026-11-26 09:00,x\r\n"
+        r = client.post("/ingest/air-csv", content=body, headers=auth(p.issue_token("air-csv"), "text/csv"))
+        assert r.status_code == 207
+        assert [x["outcome"] for x in r.json()["results"]] == ["stored", "quarantined"]
+        assert [m.body for m in archived(p, "air-csv")] == [b"id,ts,t\r\nS1,2026-11-26 09:00,1\r\n",
+                                                            b"id,ts,t\r\nS2,2026-11-26 09:00,x\r\n"]
+        assert client.post("/ingest/air-csv", content=body,
+                           headers=auth(p.issue_token("air-csv"), "application/json")).status_code == 415
+        lines = b'{"id": "S1", "ts": "2026-11-26T09:00:00+09:00", "t": 1}\n{"id": "S2", "ts": "2026-11-26T09:00:00+09:00", "t": 2}\n'
+        r = client.post("/ingest/air-jsonl", content=lines, headers=auth(p.issue_token("air-jsonl"), "application/x-ndjson"))
+        assert r.status_code == 200 and r.json()["received"] == 2
+    finally:
+        p.stop()

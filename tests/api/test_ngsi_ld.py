@@ -172,9 +172,11 @@ def test_temporal_all_instances(client, platform):
 def test_temporal_timerel(client):
     def values(q):
         return [i["value"] for i in temporal(client, query=q + "&attrs=fillingLevel")["fillingLevel"]]
-    assert values("timerel=before&timeAt=2026-11-26T00:10:00Z") == [0.1]
-    assert values("timerel=after&timeAt=2026-11-26T00:10:00Z") == [0.2, 0.3]
-    assert values("timerel=between&timeAt=2026-11-26T00:05:00Z&endTimeAt=2026-11-26T00:20:00Z") == [0.2]
+    # instances at 00:00, 00:10, 00:20 (times between them, so inclusive/exclusive ends do not matter)
+    assert values("timerel=before&timeAt=2026-11-26T00:05:00Z") == [0.1]
+    assert values("timerel=before&timeAt=2026-11-26T00:15:00.000Z") == [0.1, 0.2]
+    assert values("timerel=after&timeAt=2026-11-26T00:05:00Z") == [0.2, 0.3]
+    assert values("timerel=between&timeAt=2026-11-26T00:05:00Z&endTimeAt=2026-11-26T00:15:00Z") == [0.2]
     assert values("timerel=between&timeAt=2026-11-26T09:00:00%2B09:00&endTimeAt=2026-11-26T09:20:01%2B09:00") == \
         [0.1, 0.2, 0.3]
     assert "fillingLevel" not in temporal(client, query="timerel=after&timeAt=2026-11-27T00:00:00Z")

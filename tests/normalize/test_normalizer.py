@@ -100,6 +100,7 @@ def test_registry_entity_id_overrides_the_namespace():
     norm = air(air_source("air-a"), air_source("air-b"), registries=regs)
     body = {"ts": "2026-11-26T09:00:00+09:00", "t": 20}
     a, *_ = one(norm, "air-a", dict(body, id=1))
+    norm.confirm(a)  # the store applied it
     b, *_ = one(norm, "air-b", dict(body, id="X9"))
     c, *_ = one(norm, "air-b", dict(body, id="X10"))
     d, *_ = one(norm, "air-b", dict(body, id="X11"))
@@ -127,8 +128,6 @@ def test_local_id_whitespace_is_trimmed_in_the_urn():
     assert set(batch.entities) == {"urn:ngsi-ld:AirQualityObserved:dobong:air-a:S1"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: normalize/compiler.py template() (line ~84) turns a JSON object/list/"
-                   "boolean entity id into its Python repr ({'a': 1} → %7B'a'%3A%201%7D) instead of quarantining")
 @pytest.mark.parametrize("bad_id", [{"a": 1}, [1, 2], True])
 def test_non_scalar_entity_id_is_quarantined(bins, bad_id):
     body = orjson.dumps({"deviceId": bad_id, "ts": "2026-11-26T09:00:00+09:00", "fill_pct": 5})
@@ -295,12 +294,7 @@ def test_boolean_values():
     assert outcome == "quarantined" and probs[0]["type"] == "wrong_type"
 
 
-HUGE_INT_BUG = ("BUG: normalize/compiler.py _finisher.fin_num (line ~155, `v = int(v)`) makes an unbounded Python int "
-                "for an Integer attribute (1e30 → 10**30); SQLite cannot bind it, store.apply raises OverflowError and "
-                "the whole batch (good messages too) stays pending forever")
-
-
-@pytest.mark.xfail(strict=True, reason=HUGE_INT_BUG)
+# regression: an unbounded Python int once reached SQLite, whose OverflowError left the whole batch pending
 @pytest.mark.parametrize("huge", [10 ** 30, "9" * 30, 1e300, -1e20])
 def test_huge_integer_never_reaches_the_store_unbounded(bins, huge):
     batch, outcome, probs, _ = one(bins, ACME, acme_body(compactions=huge))
@@ -308,6 +302,12 @@ def test_huge_integer_never_reaches_the_store_unbounded(bins, huge):
         assert probs[0]["field"] == "compactionCount"
     else:  # or stored in a form a 64-bit column takes
         assert all(o[4] is None or abs(o[4]) < 2 ** 63 for o in batch.observations)
+
+
+def test_integer_beyond_float_range_is_quarantined(bins):
+    body = acme_body(fill=10 ** 400)
+    batch, outcome, probs, _ = one(bins, ACME, body)
+    assert outcome == "quarantined" and probs[0]["field"] == "fillingLevel"
 
 
 # -- payload problems ----------------------------------------------------------------------------------
@@ -332,6 +332,13 @@ def test_json_that_holds_no_record(bins, body, slug):
     source = BRAVO if b"gw" in body else ACME
     batch, outcome, probs, _ = one(bins, source, body)
     assert outcome == "quarantined" and probs[0]["type"] == slug
+
+
+@pytest.mark.parametrize("text", ['"A-\\ud800"', '"\\udc00"', '"x\\ud83d"'])
+def test_lone_surrogate_escapes_are_malformed_json(bins, text):
+    for body in (acme_body().replace(b'"A-17"', text.encode()), acme_body().replace(b'"0"', text.encode())):
+        batch, outcome, probs, _ = one(bins, ACME, body)
+        assert outcome == "quarantined" and probs[0]["type"] == "malformed_json", body
 
 
 def test_undecodable_utf8(bins):
@@ -542,9 +549,6 @@ def test_long_format_several_rows_in_one_message():
     assert probs[0]["field"] == "records[0].u"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: normalize/compiler.py _long_op.run (line ~504, `code = units.get(str(utext), str(utext))`): an empty per-row unit cell "
-                   "(a 'missing' value) is looked up as unit '' and quarantined as unknown_unit instead of falling "
-                   "back to the attribute's declared unit (long.attributes.<code>.unit)")
 def test_long_format_empty_unit_cell_uses_the_declared_unit():
     src = LONG_SOURCE.replace("    PM10: pm10\n", "    PM10: pm10\n    NO2: {attribute: no2, unit: '61', molar_mass: 46.01}\n")
     batch, outcome, probs, _ = one(air(src), "air-long", b"site,time,item,val,u\nS1,2026-11-26 09:00,NO2,10,\n")
@@ -606,12 +610,20 @@ def test_every_message_gets_exactly_one_outcome_in_a_mixed_batch(bins, bins_spec
                               ("ghost", "quarantined"): 1}
 
 
-def test_entities_are_announced_once(bins):
+def test_entities_are_announced_until_the_store_confirms(bins):
     b1, _ = run_checked(bins, messages(ACME, [acme_body()]))
     assert acme_urn("A-17") in b1.entities
+    # not confirmed (the store may have rolled the batch back): announced again
     b2, _ = run_checked(bins, messages(ACME, [acme_body(fill=10)]))
-    assert b2.entities == {}
-    assert outcomes(b2)
+    assert acme_urn("A-17") in b2.entities
+    bins.confirm(b2)
+    b3, _ = run_checked(bins, messages(ACME, [acme_body(fill=20)]))
+    assert b3.entities == {}
+    assert set(outcomes(b3).values()) == {"stored"}
+    # a new device registry may move entities: they are announced again
+    bins.set_devices(ACME, [])
+    b4, _ = run_checked(bins, messages(ACME, [acme_body(fill=30)]))
+    assert acme_urn("A-17") in b4.entities and b4.entities[acme_urn("A-17")].lon is None
 
 
 def test_attr_catalog(bins):

@@ -148,3 +148,26 @@ def test_csv_decode_problems():
     with pytest.raises(PayloadProblem) as ei:
         CSV.decode(b'a,b\n1,"open\n', {})
     assert ei.value.type == "malformed_csv"
+
+
+# -- the standard parser's refusals are payload problems, never crashes --------------------------------
+
+@pytest.mark.parametrize("fmt,cfg", [(JSON, {}), (JSON, {"encoding": "cp949"}), (JSONL, {})])
+def test_integer_of_more_than_4300_digits_is_malformed_json(fmt, cfg):
+    with pytest.raises(PayloadProblem) as ei:
+        fmt.decode(b'{"a": ' + b"1" * 5000 + b"}", cfg)
+    assert ei.value.type == "malformed_json" and "4300" in str(ei.value)
+
+
+@pytest.mark.parametrize("fmt,cfg", [(JSON, {}), (JSON, {"encoding": "cp949"}), (JSONL, {})])
+def test_lone_surrogate_escape_is_malformed_json(fmt, cfg):
+    with pytest.raises(PayloadProblem) as ei:
+        fmt.decode(b'{"a": "x\\ud800y"}', cfg)
+    assert ei.value.type == "malformed_json" and "surrogate" in str(ei.value)
+    # a surrogate pair is a character
+    assert fmt.decode(b'{"a": "\\ud83d\\ude00"}', cfg) == [{"a": "\U0001f600"}]
+
+
+def test_integers_beyond_64_bits_are_read_as_numbers():
+    [rec] = JSON.decode(b'{"a": 123456789012345678901234567890, "b": 1' + b"0" * 400 + b'}', {})
+    assert rec["a"] == pytest.approx(1.2345678901234568e29) and rec["b"] == 10 ** 400

@@ -49,12 +49,22 @@ def test_epochs(fmt, value):
     assert compile_reader(fmt, "Asia/Seoul")(value) == (utc(2026, 11, 26, 0, 0), None)
 
 
+def test_epoch_range_is_the_years_1_to_9999():
+    r = compile_reader("epoch_s", "UTC")
+    assert r(253402300799)[0] == utc(9999, 12, 31, 23, 59, 59)
+    assert r(-62135596800)[0] == utc(1, 1, 1, 0, 0)
+    assert r(-1) == (-1_000_000, None)  # before 1970 is fine
+    with pytest.raises(TimeProblem, match="between the years 1 and 9999"):
+        r(253402300800)
+
+
 def test_epoch_fractions():
     assert compile_reader("epoch_s", "UTC")(1.5)[0] == 1_500_000
     assert compile_reader("epoch_ms", "UTC")(1.5)[0] == 1_500
 
 
-@pytest.mark.parametrize("bad", [True, "soon", None, [1], {"t": 1}])
+@pytest.mark.parametrize("bad", [True, "soon", None, [1], {"t": 1}, "inf", "-Infinity", "nan", float("inf"),
+                                 9223372036854776.0, -1e17, 1e300, 10 ** 30])
 def test_epoch_rejects(bad):
     with pytest.raises(TimeProblem):
         compile_reader("epoch_ms", "UTC")(bad)

@@ -1,11 +1,12 @@
 """One store fixture, two engines: every test in this folder runs on SQLite and on PostgreSQL.
 
 The PostgreSQL runs use a database created for the test (``citylink_test_<random>``) on
-the server at 127.0.0.1:5432 and dropped afterwards; if that server cannot be reached
-they are skipped, saying so.
+the server at 127.0.0.1:5432 (or ``CITYLINK_TEST_POSTGRES``, a URL without database) and
+dropped afterwards; if that server cannot be reached they are skipped, saying so.
 """
 from __future__ import annotations
 
+import os
 import secrets
 
 import psycopg
@@ -13,14 +14,14 @@ import pytest
 
 from citylink.store import open_store
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+PG_SERVER = os.environ.get("CITYLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 
 
 def _admin() -> psycopg.Connection:
     try:
         return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 not reachable: {e}".strip())
+        pytest.skip(f"PostgreSQL at {PG_SERVER.rsplit('@', 1)[-1]} not reachable: {e}".strip())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -340,6 +340,9 @@ def test_find_dedupe(ready):
     assert s.find_dedupe([(T0, -(2 ** 63)), (T0, 2 ** 63 - 1), (T0, 5), (T0 + 1, -(2 ** 63))]) == \
         {(T0, -(2 ** 63)): 1, (T0, 2 ** 63 - 1): 2}
     assert s.find_dedupe([]) == {}
+    led = s.ledger()
+    s.apply(batch(), NOW + 1)  # an empty batch changes nothing
+    assert s.ledger() == led
 
 
 # -- specs, tokens, devices -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +13,7 @@ from ..errors import CityLinkError, SpecError
 
 app = typer.Typer(name="citylink", no_args_is_help=True, add_completion=False,
                   help="CityLink smart city data platform.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)  # piped tables are not cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)  # one problem per line, even when piped
 
 

@@ -379,6 +379,14 @@ def _convert(unit_from: str | None, attr: AttributeSpec, molar_mass, path) -> tu
     return c.factor, c.offset
 
 
+def _big_int(v: int, name: str) -> float:
+    """An integer beyond 64 bits (JSON allows any) as a float, which a store can bind; beyond a float, Bad."""
+    try:
+        return float(v)
+    except OverflowError:
+        raise Bad(Problem("wrong_type", name, f"{name}: the number is beyond the range of a double", None, "type")) from None
+
+
 def _as_number(v, missing, missing_nums, name):
     """A vendor value as a number, None when it is a missing-value token; Bad when it is not a number."""
     t = type(v)
@@ -391,7 +399,7 @@ def _as_number(v, missing, missing_nums, name):
             raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {v!r}", v, "type")) from None
     elif t is int:
         if not INT64_MIN <= v <= INT64_MAX:
-            v = float(v)
+            v = _big_int(v, name)
     elif t is not float:
         raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {type(v).__name__}", v, "type"))
     if missing_nums and v in missing_nums:
@@ -442,7 +450,7 @@ def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, mi
                 raise wrong(v, "a number") from None
         elif t is int:
             if not INT64_MIN <= v <= INT64_MAX:
-                v = float(v)  # beyond 64 bits: a store cannot bind it as an integer
+                v = _big_int(v, name)
         elif t is not float:
             raise wrong(v, "a number")
         if missing_nums and v in missing_nums:
@@ -489,9 +497,13 @@ def _let_op(m: dict, path, earlier, missing, missing_nums):
         read = _number_reader(get, float(m.get("scale", 1.0)), k, o, missing, missing_nums, path[-1])
         return lambda rec, env: read(rec)
     vmap = {str(k): v for k, v in (m.get("map") or {}).items()}
-    if vmap:
-        return lambda rec, env: vmap.get(str(get(rec)), get(rec))
-    return lambda rec, env: (None if get(rec) in missing else get(rec)) if isinstance(get(rec), str) else get(rec)
+
+    def plain(rec, env):
+        v = get(rec)
+        if type(v) is str and v in missing:
+            return None
+        return vmap.get(str(v), v) if vmap else v
+    return plain
 
 
 def _field_op(attr: AttributeSpec, m: dict, path, cs: CompiledSource, missing, missing_nums, allowed) -> FieldOp:

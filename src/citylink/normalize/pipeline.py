@@ -62,6 +62,11 @@ class Normalizer:
                 out[a.iri] = (a.name, a.kind, a.type, a.unit)
         return out
 
+    def confirm(self, batch: NormalizedBatch) -> None:
+        """The store has applied ``batch``: its entities need not be announced again.  (Until the
+        store confirms, a rolled-back batch must not leave entities the store never saw.)"""
+        self._announced.update(batch.entities)
+
     def set_devices(self, source: str, devices: list) -> None:
         if source in self.compiled:
             self.compiled[source].set_devices(devices)
@@ -102,7 +107,6 @@ class Normalizer:
             out.observations.extend(obs)
             if ents:
                 out.entities.update(ents)
-                self._announced.update(ents)
             out.outcomes.append((msg.id, msg.source, FLAGGED if flags else STORED, key, ver))
         return out
 
@@ -149,14 +153,14 @@ class Normalizer:
                 problems.append(Problem("bad_timestamp", where + cs.spec.timestamp["field"], str(e), tsv, "timestamp.format"))
                 continue
             rflags = TIME_FLAGS[tflag]
-            if not first_ts:
-                first_ts = ts
             ahead = ts - now
             if ahead > lim.max_future_us:
                 problems.append(Problem("timestamp_in_future", where + cs.spec.timestamp["field"],
                                         f"{tsv!r} is {ahead / 3.6e9:.1f} h ahead of the platform clock", tsv,
                                         "max_future_seconds"))
                 continue
+            if not first_ts:
+                first_ts = ts
             if ahead > lim.max_clock_skew_us:
                 rflags |= FLAG_CLOCK_SKEW
             elif not backfill and msg.received_at - ts > lim.late_after_us:

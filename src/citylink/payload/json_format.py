@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 
 import orjson
@@ -32,6 +33,30 @@ def _records_at(doc, cfg: dict) -> list[dict]:
     raise PayloadProblem("malformed_json", f"expected a JSON object, got {type(doc).__name__}")
 
 
+def _loads(text: str, line: int | None = None):
+    """The standard parser, with every refusal as ``malformed_json`` (it raises a bare ValueError for an
+    integer of more than 4300 digits, and it accepts lone surrogate escapes, which are no text).
+    ``line``: the text is that line of a JSON-lines message."""
+    where = f"line {line}" if line else None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}",
+                             f"line {line} column {e.colno}" if line else _where(e.doc, e.pos)) from None
+    except ValueError as e:
+        raise PayloadProblem("malformed_json", f"not valid JSON: {e}", where) from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise PayloadProblem("malformed_json", f"not valid JSON: {e.object[e.start:e.end]!r} is a lone "
+                                 "surrogate, not a character", where) from None
+    return doc
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _where(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -44,14 +69,11 @@ class JsonFormat:
     def decode(self, body: bytes, cfg: dict) -> list[dict]:
         enc = cfg.get("encoding", "utf-8").lower().replace("_", "-")
         try:
-            doc = orjson.loads(body) if enc in ("utf-8", "utf8") else json.loads(text_of(body, cfg))
+            doc = orjson.loads(body) if enc in ("utf-8", "utf8") else _loads(text_of(body, cfg))
         except orjson.JSONDecodeError:
             # orjson refuses some valid JSON (integers beyond 64 bits): the standard parser decides,
             # and names the position when the text really is malformed
-            try:
-                doc = json.loads(text_of(body, cfg))
-            except json.JSONDecodeError as e:
-                raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", _where(e.doc, e.pos)) from None
+            doc = _loads(text_of(body, cfg))
         except json.JSONDecodeError as e:
             raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", _where(e.doc, e.pos)) from None
         return _records_at(doc, cfg)
@@ -111,10 +133,7 @@ class JsonLinesFormat:
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}", f"line {n} column {e.colno}") from None
+            doc = _loads(line, n)
             out.extend(_records_at(doc, cfg))
         if not out:
             raise PayloadProblem("no_records", "the message has no JSON lines")

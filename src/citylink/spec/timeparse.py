@@ -65,9 +65,12 @@ def _compile(fmt: str, tz_name: str) -> Reader:
             if isinstance(value, bool):
                 raise TimeProblem(f"expected a number of {fmt}, got {value!r}")
             try:
-                return int(round(float(value) * scale)), None
-            except (TypeError, ValueError):
+                us = int(round(float(value) * scale))
+            except (TypeError, ValueError, OverflowError):  # OverflowError: inf
                 raise TimeProblem(f"expected a number ({fmt}), got {value!r}") from None
+            if not _MIN_US <= us <= _MAX_US:  # beyond what a date (and a 64-bit column) holds
+                raise TimeProblem(f"{value!r} ({fmt}) is not a time between the years 1 and 9999")
+            return us, None
         return read_epoch
     if "%" not in fmt:
         raise TimeProblem(f"unknown timestamp format {fmt!r}: use iso8601, epoch_s, epoch_ms, epoch_us "
@@ -76,6 +79,8 @@ def _compile(fmt: str, tz_name: str) -> Reader:
 
 
 _EPOCH_SCALE = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+_MIN_US = to_us(datetime(1, 1, 1, tzinfo=timezone.utc))
+_MAX_US = to_us(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc))
 
 
 def _localize(naive: datetime, tz) -> tuple[int, str | None]:

@@ -227,8 +227,8 @@ class PostgresStore(Store):
         at = from_us(now)
         with self._tx() as c:
             c.execute("DELETE FROM devices WHERE source=%s", (source,))
-            with c.copy("COPY devices (source, local_id, entity_id, lon, lat, expected, name, attrs, "
-                                 "updated_at) FROM STDIN") as cp:
+            with c.copy("COPY devices (source, local_id, entity_id, lon, lat, expected, name, attrs, updated_at) "
+                        "FROM STDIN") as cp:
                 for d in devices:
                     cp.write_row((source, d.local_id, d.entity_id, d.lon, d.lat, bool(d.expected), d.name,
                                   json.dumps(d.attrs, ensure_ascii=False), at))
