@@ -9,7 +9,8 @@ the ``citylink.transports`` entry point group).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -20,32 +21,8 @@ class Transport:
     keys: dict[str, str]           # transport.* keys a source spec may set → meaning
 
 
-_loaded = False
-TRANSPORTS: dict[str, Transport] = {}
-
-
-def register(t: Transport) -> Transport:
-    TRANSPORTS[t.name] = t
-    return t
-
-
-def _load() -> None:
-    """Import the built-ins and the entry points, once (a built-in imported directly elsewhere
-    registers itself early: the registry being non-empty does not mean it is complete)."""
-    global _loaded
-    if _loaded:
-        return
-    from . import file_drop, http_push  # noqa: F401
-    for ep in entry_points(group="citylink.transports"):
-        register(ep.load())
-    _loaded = True
-
-
-def transport_names() -> list[str]:
-    _load()
-    return sorted(TRANSPORTS)
-
-
-def transports() -> dict[str, Transport]:
-    _load()
-    return dict(TRANSPORTS)
+TRANSPORTS: Registry[Transport] = Registry(
+    "transport", "citylink.transports", ["citylink.adapters.file_drop", "citylink.adapters.http_push"])
+register = TRANSPORTS.register
+transport_names = TRANSPORTS.names
+transports = TRANSPORTS.items

@@ -152,14 +152,8 @@ def _finisher(attr: AttributeSpec, src_label: str, pz) -> Callable[[Any], tuple]
 
         def fin_num(v):
             t = type(v)
-            if t is not float and t is not int:
-                if t is str:
-                    try:
-                        v = float(v)
-                    except ValueError:
-                        raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {v!r}", v, "type")) from None
-                else:
-                    raise Bad(Problem("wrong_type", name, f"{name}: expected a number, got {type(v).__name__}", v, "type"))
+            if t is not float and (t is not int or not INT64_MIN <= v <= INT64_MAX):
+                v = _as_number(v, (), None, name)  # text → number, too big an integer → float, else Bad
             if v != v or v in (math.inf, -math.inf):
                 raise Bad(Problem("wrong_type", name, f"{name}: {v} is not a finite number", v, "type"))
             if is_int:
@@ -421,55 +415,27 @@ def _number_reader(get, scale, k, o, missing, missing_nums, name):
     return read
 
 
-def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, missing_nums):
-    """Read, convert and check one numeric field in a single call: this is the hot path of
-    most feeds, so the getter, the conversion and the checks are fused here."""
+def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, missing_nums, fin):
+    """Read and convert one numeric field, then check it with the attribute's finisher: the hot
+    path of most feeds, so the getter and the conversion are fused into one call."""
     name = attr.name
-    lo, hi = attr.range if attr.range else (None, None)
-    reject = attr.on_out_of_range == "reject"
-    is_int = attr.type == "Integer"
     ident = k == 1.0 and o == 0.0 and scale == 1.0
     k = k * scale
     key = path if "." not in path and not path.startswith("$") else None
-    inf = math.inf
-
-    def wrong(v, what):
-        return Bad(Problem("wrong_type", name, f"{name}: expected {what}, got {v!r}", v, "type"))
 
     def run(rec):
         v = rec.get(key) if key is not None else get(rec)
         if v is None:
             return None
         t = type(v)
-        if t is str:
-            if v in missing:
+        if (t is not float and t is not int) or (t is int and not INT64_MIN <= v <= INT64_MAX) or \
+                (missing_nums and v in missing_nums):
+            v = _as_number(v, missing, missing_nums, name)  # text, big integers, tokens: the shared reader
+            if v is None:
                 return None
-            try:
-                v = float(v)
-            except ValueError:
-                raise wrong(v, "a number") from None
-        elif t is int:
-            if not INT64_MIN <= v <= INT64_MAX:
-                v = _big_int(v, name)
-        elif t is not float:
-            raise wrong(v, "a number")
-        if missing_nums and v in missing_nums:
-            return None
-        if v != v or v == inf or v == -inf:
-            raise wrong(v, "a finite number")
-        if not ident:
+        if not ident and v == v:
             v = round(v * k + o, 9)  # drop float noise of unit factors (54.5 °F → 12.5 °C, not 12.500000000002)
-        if is_int:
-            if v != int(v):
-                raise wrong(v, "an integer")
-            v = int(v)
-            if not INT64_MIN <= v <= INT64_MAX:
-                raise wrong(v, "an integer that fits 64 bits")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            if reject:
-                raise Bad(Problem("out_of_range", name, f"{name}: {v} is outside [{lo}, {hi}]", v, f"range [{lo}, {hi}]"))
-            return v, None, FLAG_OUT_OF_RANGE
-        return v, None, 0
+        return fin(v)
     return run
 
 
@@ -535,7 +501,7 @@ def _field_op(attr: AttributeSpec, m: dict, path, cs: CompiledSource, missing, m
     if attr.type in NUMERIC and not vmap:
         k, o = _convert(m.get("unit"), attr, m.get("molar_mass"), path)
         return FieldOp(attr, _numeric_field(attr, m["from"], get, float(m.get("scale", 1.0)), k, o, missing,
-                                            missing_nums), path, required)
+                                            missing_nums, fin), path, required)
     if m.get("unit"):
         raise CompileProblem([(path + ("unit",), "unit_not_numeric", f"{attr.name} is {attr.type}: it has no unit")])
 

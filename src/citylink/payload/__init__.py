@@ -12,9 +12,9 @@ entry point; the normalizer never names one.
 """
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import Iterator, Protocol
 
+from ..registry import Registry
 from .base import PayloadProblem
 
 
@@ -26,38 +26,12 @@ class PayloadFormat(Protocol):
     def decode(self, body: bytes, cfg: dict) -> list[dict]: ...
 
 
-_loaded = False
-FORMATS: dict[str, PayloadFormat] = {}
-
-
-def register(fmt: PayloadFormat) -> PayloadFormat:
-    FORMATS[fmt.name] = fmt
-    return fmt
-
-
-def get(name: str) -> PayloadFormat:
-    _load()
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise KeyError(f"unknown payload format {name!r} (known: {', '.join(sorted(FORMATS))})") from None
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(FORMATS)
-
-
-def _load() -> None:
-    """Import the built-ins and the entry points, once (a built-in imported directly elsewhere
-    registers itself early: the registry being non-empty does not mean it is complete)."""
-    global _loaded
-    if _loaded:
-        return
-    from . import csv_format, json_format  # noqa: F401  (built-ins register themselves)
-    for ep in entry_points(group="citylink.payload_formats"):
-        register(ep.load()())
-    _loaded = True
+FORMATS: Registry[PayloadFormat] = Registry(
+    "payload format", "citylink.payload_formats", ["citylink.payload.csv_format", "citylink.payload.json_format"],
+    instantiate=True)
+register = FORMATS.register
+get = FORMATS.get
+names = FORMATS.names
 
 
 __all__ = ["FORMATS", "PayloadFormat", "PayloadProblem", "get", "names", "register"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Iterable
 
-from ..normalize.records import OUTCOME_NAMES, NormalizedBatch, RawMessage
+from ..errors import StoreError
+from ..normalize.records import OUTCOME_NAMES, EntityInfo, NormalizedBatch, RawMessage
 from ..spec.devices import Device
 
 
@@ -36,17 +37,11 @@ class AttrRow:
 
 
 @dataclass
-class EntityRow:
-    id: str
-    type: str
-    service: str
-    department: str
-    source: str
-    lon: float | None
-    lat: float | None
-    testing: bool
-    created_at: int
-    modified_at: int
+class EntityRow(EntityInfo):
+    """An entity as stored: what the normalizer announced, plus times and attribute rows."""
+
+    created_at: int = 0
+    modified_at: int = 0
     attrs: list[AttrRow] = field(default_factory=list)
 
 
@@ -70,6 +65,17 @@ def migrations(engine: str) -> list[tuple[int, str, str]]:
         if f.name.endswith(".sql"):
             out.append((int(f.name.split("_", 1)[0]), f.name, f.read_text()))
     return out
+
+
+def cached_key(c, cache: dict, sql: str, key: str, missing: str) -> int:
+    """An integer key from ``cache``, else from the database (``sql`` selects it by ``key``)."""
+    hit = cache.get(key)
+    if hit is None:
+        row = c.execute(sql, (key,)).fetchone()
+        if row is None:
+            raise StoreError(missing)
+        hit = cache[key] = row[0]
+    return hit
 
 
 def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:

@@ -32,7 +32,7 @@ from ..clock import from_us, to_us
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
 from ..spec.devices import Device
-from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view, migrations
+from .base import AttrRow, EntityRow, SpecRow, Store, cached_key, latest_per_key, ledger_view, migrations
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -426,20 +426,12 @@ class PostgresStore(Store):
                   cols)
 
     def _eid(self, c, entity_id):
-        if entity_id not in self._eids:
-            row = c.execute("SELECT eid FROM entities WHERE id=%s", (entity_id,)).fetchone()
-            if row is None:
-                raise StoreError(f"entity {entity_id} was never announced to the store")
-            self._eids[entity_id] = row[0]
-        return self._eids[entity_id]
+        return cached_key(c, self._eids, "SELECT eid FROM entities WHERE id=%s", entity_id,
+                          f"entity {entity_id} was never announced to the store")
 
     def _aid(self, c, iri):
-        if iri not in self._aids:
-            row = c.execute("SELECT aid FROM attributes WHERE iri=%s", (iri,)).fetchone()
-            if row is None:
-                raise StoreError(f"attribute {iri} is not registered (register_attributes)")
-            self._aids[iri] = row[0]
-        return self._aids[iri]
+        return cached_key(c, self._aids, "SELECT aid FROM attributes WHERE iri=%s", iri,
+                          f"attribute {iri} is not registered (register_attributes)")
 
     def count_refused(self, source, reason, now):
         with self._tx() as c:

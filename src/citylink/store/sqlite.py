@@ -17,7 +17,7 @@ import orjson
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
 from ..spec.devices import Device
-from .base import AttrRow, EntityRow, SpecRow, Store, latest_per_key, ledger_view, migrations
+from .base import AttrRow, EntityRow, SpecRow, Store, cached_key, latest_per_key, ledger_view, migrations
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -319,20 +319,12 @@ class SQLiteStore(Store):
                           row + (now, eid, aid, ds))
 
     def _eid(self, c, entity_id):
-        if entity_id not in self._eids:
-            row = c.execute("SELECT eid FROM entities WHERE id=?", (entity_id,)).fetchone()
-            if row is None:
-                raise StoreError(f"entity {entity_id} was never announced to the store")
-            self._eids[entity_id] = row[0]
-        return self._eids[entity_id]
+        return cached_key(c, self._eids, "SELECT eid FROM entities WHERE id=?", entity_id,
+                          f"entity {entity_id} was never announced to the store")
 
     def _aid(self, c, iri):
-        if iri not in self._aids:
-            row = c.execute("SELECT aid FROM attributes WHERE iri=?", (iri,)).fetchone()
-            if row is None:
-                raise StoreError(f"attribute {iri} is not registered (register_attributes)")
-            self._aids[iri] = row[0]
-        return self._aids[iri]
+        return cached_key(c, self._aids, "SELECT aid FROM attributes WHERE iri=?", iri,
+                          f"attribute {iri} is not registered (register_attributes)")
 
     def count_refused(self, source, reason, now):
         with self._tx() as c:
