@@ -55,11 +55,13 @@ def demo(args: list[str]) -> None:
     token = subprocess.run([cl, "sources", "token", "bins-acme-http", "--label", "demo", "--revoke-old"], cwd=ROOT,
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     port = next((a.split("=", 1)[1] for a in args if a.startswith("--port=")), "8080")
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone(timedelta(hours=9))).strftime("%Y-%m-%dT%H:%M:%S+09:00")
     print(f"""
 CityLink demo — data in {data}
   push a reading:  curl -X POST http://127.0.0.1:{port}/ingest/bins-acme-http \\
                      -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
-                     -d '{{"deviceId":"A-17","ts":"2026-11-26T09:00:00+09:00","fill_pct":73,"temp_c":12.5,"state":"0"}}'
+                     -d '{{"deviceId":"A-17","ts":"{now}","fill_pct":73,"temp_c":12.5,"state":"0"}}'
   read it back:    curl 'http://127.0.0.1:{port}/ngsi-ld/v1/entities?type=WasteContainer'
   ledger:          curl http://127.0.0.1:{port}/api/ledger
 """, flush=True)

@@ -538,7 +538,8 @@ def test_long_format_rows():
     probs = problems_of(batch)
     assert got[ids[4]] == "quarantined" and probs[ids[4]][0]["type"] == "unknown_quantity"
     assert got[ids[5]] == "quarantined" and probs[ids[5]][0]["type"] == "unknown_unit"
-    assert got[ids[6]] == "stored" and ids[6] not in vals  # an empty reading is no reading
+    # an empty reading is no reading, and a message with no reading at all is quarantined, not "stored"
+    assert got[ids[6]] == "quarantined" and probs[ids[6]][0]["type"] == "no_values" and ids[6] not in vals
 
 
 def test_long_format_several_rows_in_one_message():

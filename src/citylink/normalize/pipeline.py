@@ -248,6 +248,9 @@ class Normalizer:
             key = dedupe_key(cs.id, "\x1f".join(dkeys).encode(), first_ts)
         else:
             key = dedupe_key(cs.id, msg.body, first_ts)
+        if not problems and not obs:
+            problems.append(Problem("no_values", None, "the message carries no reading: every mapped field is "
+                                    "missing or empty", None, "fields"))
         if problems:
             return [], problems, 0, key, None
         return obs, problems, mflags, key, ents

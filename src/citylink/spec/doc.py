@@ -46,6 +46,7 @@ QUARANTINE_REASONS: dict[str, tuple[str, str]] = {
     "malformed_json": ("JSON 문법 오류 (위치 표시)", "not valid JSON (with the line and column)"),
     "malformed_csv": ("CSV 형식 오류 (열 개수 불일치 등)", "not valid CSV (e.g. a row with more or fewer cells than the header)"),
     "no_records": ("레코드가 없는 메시지", "the message holds no records"),
+    "no_values": ("측정값이 하나도 없는 메시지 (모든 필드가 비어 있음)", "the message carries no reading: every mapped field is empty"),
     "wrong_type": ("값의 형식이 속성 유형과 다름", "a value of the wrong type for its attribute"),
     "missing_entity_id": ("엔터티 ID 템플릿의 값이 없음", "no value for the entity id template"),
     "missing_timestamp": ("시각 필드가 없음", "no value in the timestamp field"),
