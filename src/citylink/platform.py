@@ -85,6 +85,9 @@ class Platform:
         for sid, src in specs.sources.items():
             if src.origin.file in given and src.devices:
                 path = Path(src.origin.file).parent / src.devices
+                if not path.is_file():
+                    raise SpecError([SpecProblem("registry_missing", src.origin.file, src.origin.line(("devices",)),
+                                                 "devices", f"no device registry file {path}")])
                 try:
                     registries[sid] = load_registry(path)
                 except SpecError as e:

@@ -229,3 +229,25 @@ def test_readyz_before_start_is_503(tmp_path, clock):
         assert TestClient(create_app(p)).get("/healthz").status_code == 200
     finally:
         p.store.close()
+
+
+def test_a_testing_source_is_stored_but_not_published(client, platform, tmp_path):
+    """status: testing — the data is kept, and no NGSI-LD read shows it until the source goes live."""
+    spec = platform.specs.sources[ACME].origin
+    testing = tmp_path / "bins-acme-http.yaml"
+    text = "\n".join(ln for ln in spec.text.splitlines() if not ln.startswith("devices:"))  # registry kept as is
+    testing.write_text(text.replace("status: live", "status: testing"), encoding="utf-8")
+    platform.apply_specs([testing])
+    platform.reload()
+    assert platform.store.entity(A17) is not None                       # stored
+    get(client, entity_url(A17), 404)                                   # not published
+    get(client, f"/ngsi-ld/v1/temporal/entities/{A17}", 404)
+    listed = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&count=true")
+    assert all(e["id"].startswith("urn:ngsi-ld:WasteContainer:dobong:bravo:") for e in listed.json())
+    assert listed.headers["NGSILD-Results-Count"] == str(len(listed.json()))
+    live = tmp_path / "live" / "bins-acme-http.yaml"
+    live.parent.mkdir()
+    live.write_text(text, encoding="utf-8")
+    platform.apply_specs([live])
+    platform.reload()
+    assert get(client, entity_url(A17)).json()["id"] == A17

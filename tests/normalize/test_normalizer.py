@@ -68,7 +68,6 @@ def test_shipped_acme_example_is_stored_with_unit_conversion(bins):
     ent = batch.entities[acme_urn("A-17")]
     assert (ent.type, ent.service, ent.department, ent.source) == ("WasteContainer", "waste-bins", "sanitation", ACME)
     assert (ent.lon, ent.lat) == (pytest.approx(127.0471), pytest.approx(37.6688))  # from the registry
-    assert ent.testing is False
 
 
 def test_entity_urn_form_and_vendors_numbering_from_one_do_not_collide():

@@ -38,7 +38,7 @@ def msg(i: int, source: str = SRC, replay: bool = False) -> RawMessage:
 
 def ent(eid: str, lon: float | None = None, lat: float | None = None, type_: str = "WasteContainer",
         source: str = SRC) -> EntityInfo:
-    return EntityInfo(eid, type_, "waste", "sanitation", source, lon, lat, False)
+    return EntityInfo(eid, type_, "waste", "sanitation", source, lon, lat)
 
 
 def obs(raw_id: int, eid: str, iri: str, value, at: int, flags: int = 0, ds: str = "") -> tuple:
@@ -158,8 +158,8 @@ def test_archive_apply_then_read_entities(ready):
         [outcome(1), outcome(2, FLAGGED), outcome(3), outcome(4, DUPLICATE)]), NOW)
 
     e = s.entity(BIN1)
-    assert (e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, e.testing, e.created_at, e.modified_at) == \
-        (BIN1, "WasteContainer", "waste", "sanitation", SRC, 126.9, 37.5, False, NOW, NOW)
+    assert (e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, e.created_at, e.modified_at) == \
+        (BIN1, "WasteContainer", "waste", "sanitation", SRC, 126.9, 37.5, NOW, NOW)
     assert values(e) == {("fillLevel", ""): (42.0, T0 + 2 * MIN, 3), ("fillLevel", "urn:ds:second"): (43.0, T0 + 2 * MIN, 3),
                          ("status", ""): ('"ok"', T0, 1), ("temperature", ""): (21.5, T0, 1)}
     temp = next(a for a in e.attrs if a.name == "temperature")
@@ -177,6 +177,10 @@ def test_archive_apply_then_read_entities(ready):
     assert total == 3 and [x.id for x in ents] == [BIN2, BIN3]
     ents, total = s.entities(types=["WasteContainer", "Bench"], ids=[BIN3, BIN1], limit=1)
     assert total == 2 and [x.id for x in ents] == [BIN1]
+    ents, total = s.entities(exclude_sources={SRC})  # every entity here came from SRC
+    assert (ents, total) == ([], 0)
+    ents, total = s.entities(types=["WasteContainer"], exclude_sources={"some-other-source"})
+    assert total == 2
     assert s.entities(types=["Nothing"]) == ([], 0)
     d = check_ledger(s, received=4)
     assert (d["stored"], d["stored_flagged"], d["duplicate"], d["pending"]) == (2, 1, 1, 0)

@@ -88,6 +88,15 @@ def router(platform) -> APIRouter:
             media = "application/json"
         return JSONResponse(body, status_code=status, headers=headers, media_type=media)
 
+    def unpublished() -> set[str]:
+        """Sources with ``status: testing``: their data is stored but published nowhere."""
+        return {sid for sid, src in platform.specs.sources.items() if not src.live}
+
+    def published(e, entity_id: str):
+        if e is None or e.source in unpublished():
+            raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
+        return e
+
     def short_types(raw: str) -> list[str]:
         names = context.type_names(platform.specs)
         return [names.get(t.strip(), t.strip()) for t in raw.split(",") if t.strip()]
@@ -96,9 +105,7 @@ def router(platform) -> APIRouter:
     def retrieve(entity_id: str, request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
-        e = store.entity(entity_id)
-        if e is None:
-            raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
+        e = published(store.entity(entity_id), entity_id)
         attrs = _attrs(request)
         return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts,
                                               attrs=set(attrs) if attrs else None))
@@ -119,7 +126,7 @@ def router(platform) -> APIRouter:
             raise NgsiError("BadRequestData", "type: give at least one of type, id or attrs")
         limit = _int(request, "limit", 20, 0, MAX_LIMIT)
         offset = _int(request, "offset", 0, 0)
-        ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset)
+        ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset, exclude_sources=unpublished())
         attrs = _attrs(request)
         body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=set(attrs) if attrs else None)
                 for e in ents]
@@ -154,9 +161,8 @@ def router(platform) -> APIRouter:
         if tp != "observedAt":
             raise NgsiError("OperationNotSupported", f"timeproperty: only observedAt is supported, not {tp!r}", 501)
         last_n = _int(request, "lastN", None, 1, 100_000)
-        e = store.temporal(entity_id, attrs=_attrs(request), start=start, end=end, last_n=last_n)
-        if e is None:
-            raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
+        e = published(store.temporal(entity_id, attrs=_attrs(request), start=start, end=end, last_n=last_n),
+                      entity_id)
         return respond(request, render.temporal_entity(e, temporal_values="temporalValues" in opts))
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")

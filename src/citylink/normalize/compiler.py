@@ -235,7 +235,6 @@ class CompiledSource:
         self.entity_type = src.entity_type
         self.entity_type_spec = svc.entity_types[src.entity_type]
         self.department = svc.department
-        self.testing = src.status != "live"
         self.namespace = src.namespace
         self.payload_cfg = src.payload
         self.format = payload.get(src.payload["format"])

@@ -243,7 +243,7 @@ class Normalizer:
             if lon is not None or eid not in self._announced:
                 if lon is None and dev is not None:
                     lon, lat = dev.lon, dev.lat
-                ents[eid] = EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id, lon, lat, cs.testing)
+                ents[eid] = EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id, lon, lat)
         if dkeys is not None and not problems:
             key = dedupe_key(cs.id, "\x1f".join(dkeys).encode(), first_ts)
         else:

@@ -70,7 +70,6 @@ class EntityInfo:
     source: str
     lon: float | None
     lat: float | None
-    testing: bool
 
 
 @dataclass

@@ -183,7 +183,9 @@ class Store(ABC):
 
     @abstractmethod
     def entities(self, *, types: list[str] | None = None, ids: list[str] | None = None,
-                 limit: int = 20, offset: int = 0) -> tuple[list[EntityRow], int]: ...
+                 limit: int = 20, offset: int = 0,
+                 exclude_sources: set[str] | None = None) -> tuple[list[EntityRow], int]:
+        """Entities in creation order with their current attributes, and the total that match."""
 
     @abstractmethod
     def temporal(self, entity_id: str, *, attrs: list[str] | None = None, start: int | None = None,

@@ -326,9 +326,9 @@ class PostgresStore(Store):
         ents = list(batch.entities.values())
         new = [e for e in ents if e.id not in eids]
         if new:
-            c.executemany("INSERT INTO entities(id, type, service, department, source, lon, lat, testing, created_at, "
-                          "modified_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
-                          [(e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, bool(e.testing), at, at)
+            c.executemany("INSERT INTO entities(id, type, service, department, source, lon, lat, created_at, "
+                          "modified_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+                          [(e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, at, at)
                            for e in new])
             eids.update(c.execute("SELECT id, eid FROM entities WHERE id = ANY(%s::text[])",
                                   ([e.id for e in new],)).fetchall())
@@ -490,7 +490,7 @@ class PostgresStore(Store):
     # -- reading the context -------------------------------------------------------------------
     _ATTR_SQL = ("SELECT a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
                  "x.observed_at, x.flags, x.raw_id, x.spec_version, {mod} FROM {table} x JOIN attributes a USING (aid) ")
-    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, testing, created_at, modified_at"
+    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, created_at, modified_at"
 
     @staticmethod
     def _attr(r) -> AttrRow:
@@ -498,7 +498,7 @@ class PostgresStore(Store):
 
     @staticmethod
     def _entity(r) -> EntityRow:
-        return EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), to_us(r[9]), to_us(r[10]))
+        return EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], to_us(r[8]), to_us(r[9]))
 
     def entity(self, entity_id):
         r = self._r
@@ -510,12 +510,15 @@ class PostgresStore(Store):
         ent.attrs = [self._attr(a) for a in r.execute(q, (row[0],)).fetchall()]
         return ent
 
-    def entities(self, *, types=None, ids=None, limit=20, offset=0):
+    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None):
         r = self._r
         where, args = [], []
         if types:
             where.append("type = ANY(%s::text[])")
             args.append(list(types))
+        if exclude_sources:
+            where.append("NOT (source = ANY(%s::text[]))")
+            args.append(list(exclude_sources))
         if ids:
             where.append("id = ANY(%s::text[])")
             args.append(list(ids))

@@ -223,10 +223,10 @@ class SQLiteStore(Store):
             if eid is None:
                 row = c.execute("SELECT eid FROM entities WHERE id=?", (e.id,)).fetchone()
                 if row is None:
-                    eid = c.execute("INSERT INTO entities(id, type, service, department, source, lon, lat, testing, "
-                                    "created_at, modified_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    eid = c.execute("INSERT INTO entities(id, type, service, department, source, lon, lat, "
+                                    "created_at, modified_at) VALUES (?,?,?,?,?,?,?,?,?)",
                                     (e.id, e.type, e.service, e.department, e.source, e.lon, e.lat,
-                                     int(e.testing), now, now)).lastrowid
+                                     now, now)).lastrowid
                     eids[e.id] = eid
                     continue
                 eid = eids[e.id] = row[0]
@@ -387,9 +387,9 @@ class SQLiteStore(Store):
                  "x.observed_at, x.flags, x.raw_id, x.spec_version, {mod} FROM {table} x JOIN attributes a USING(aid) ")
 
     def _entity_rows(self, rows) -> list[EntityRow]:
-        return [EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10]) for r in rows]
+        return [EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 
-    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, testing, created_at, modified_at"
+    _ENTITY_COLS = "eid, id, type, service, department, source, lon, lat, created_at, modified_at"
 
     def entity(self, entity_id):
         r = self._r
@@ -401,12 +401,15 @@ class SQLiteStore(Store):
         ent.attrs = [AttrRow(*a) for a in r.execute(q, (row[0],)).fetchall()]
         return ent
 
-    def entities(self, *, types=None, ids=None, limit=20, offset=0):
+    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None):
         r = self._r
         where, args = [], []
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
             args += types
+        if exclude_sources:
+            where.append(f"source NOT IN ({','.join('?' * len(exclude_sources))})")
+            args += list(exclude_sources)
         if ids:
             where.append(f"id IN ({','.join('?' * len(ids))})")
             args += ids

@@ -19,7 +19,6 @@ CREATE TABLE entities (
   source       text NOT NULL,
   lon          double precision,
   lat          double precision,
-  testing      boolean NOT NULL DEFAULT false,
   created_at   timestamptz NOT NULL,
   modified_at  timestamptz NOT NULL
 );

@@ -18,7 +18,6 @@ CREATE TABLE entities (
   source       TEXT NOT NULL,
   lon          REAL,
   lat          REAL,
-  testing      INTEGER NOT NULL DEFAULT 0,
   created_at   INTEGER NOT NULL,
   modified_at  INTEGER NOT NULL
 );
