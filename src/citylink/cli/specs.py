@@ -109,7 +109,8 @@ def check_feed(sample: Path = typer.Argument(..., exists=True, dir_okay=False, h
         console.print_json(json.dumps(reports, ensure_ascii=False))
     else:
         for r in reports:
-            where = f" ({', '.join(f'{k} {v}' for k, v in r['meta'].items())})" if r["meta"] else ""
+            shown = {k: v for k, v in r["meta"].items() if k != "backfill"}
+            where = f" ({', '.join(f'{k} {v}' for k, v in shown.items())})" if shown else ""
             console.print(f"[bold]message {r['message']}{where}: {r['outcome']}[/bold]")
             if r["values"]:
                 t = Table("entity", "attribute", "value", "unit", "observedAt", "flags")

@@ -29,7 +29,9 @@ def check_feed(specs: SpecSet, source: str, data: bytes, *, devices: list[Device
                       pseudonym_key=b"check-feed", clock=clock, registries={source: devices or []})
     parts = list(payload.get(src.payload["format"]).split(data, src.payload))
     now = clock.now_us()
-    msgs = [RawMessage(i + 1, source, now, body, "check-feed", meta) for i, (body, meta) in enumerate(parts)]
+    backfill = src.transport["type"] == "file"  # as `citylink import` marks them: old times are expected
+    msgs = [RawMessage(i + 1, source, now, body, "check-feed", dict(meta, backfill=True) if backfill else meta)
+            for i, (body, meta) in enumerate(parts)]
     result = norm.run(msgs)
     names = {iri: v[0] for iri, v in norm.attr_catalog().items()}
     reports = {m.id: {"message": m.id, "meta": m.meta, "outcome": None, "values": [], "problems": []} for m in msgs}
