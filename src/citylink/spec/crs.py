@@ -6,7 +6,7 @@ from typing import Callable
 
 
 class CrsProblem(ValueError):
-    pass
+    """An unknown CRS, or a position that is not valid in its CRS."""
 
 
 @lru_cache(maxsize=None)

@@ -25,7 +25,7 @@ Reader = Callable[[object], tuple[int, str | None]]
 
 
 class TimeProblem(ValueError):
-    pass
+    """A timestamp spec or value that cannot be read; the message says which and why."""
 
 
 def zone(name: str) -> ZoneInfo:
