@@ -77,9 +77,10 @@ def template(text: str) -> tuple[Callable[[dict], str | None], list[str]]:
         raise ValueError(f"template {text!r} has no {{field}} placeholder")
     if text == "{" + paths[0] + "}":
         g = getter(paths[0])
+        key = paths[0] if "." not in paths[0] and not paths[0].startswith("$") else None
 
         def one(rec):
-            v = g(rec)
+            v = rec.get(key) if key is not None else g(rec)
             if type(v) is str:
                 return v or None
             return _id_text(v)

@@ -8,6 +8,7 @@ handed batches by the bus and hands its result to the store.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -34,8 +35,17 @@ def dedupe_key(source: str, parts: bytes, ts: int = 0) -> tuple[int, int]:
 
     The time part keeps the store's duplicate index growing at its end, like the data;
     both parts must match for a duplicate."""
-    h = hashlib.blake2b(parts, digest_size=8, person=source.encode()[:16]).digest()
-    return ts, int.from_bytes(h, "big", signed=True)
+    h = _blake2b(parts, digest_size=8, person=_person(source)).digest()
+    return ts, _from_bytes(h, "big", signed=True)
+
+
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+
+
+@lru_cache(maxsize=None)
+def _person(source: str) -> bytes:
+    return source.encode()[:16]
 
 
 class Normalizer:
@@ -130,8 +140,10 @@ class Normalizer:
         env_needed = bool(cs.lets or cs.exprs)
         dkeys = [] if cs.dedupe else None
         first_ts = 0
+        many = len(records) > 1
+        fields, ids, announced = cs.fields, cs._ids, self._announced
         for i, rec in enumerate(records):
-            where = f"records[{i}]." if len(records) > 1 else ""
+            where = f"records[{i}]." if many else ""
             if type(rec) is not dict:
                 problems.append(Problem("wrong_type", where or None, "a record must be an object", rec))
                 continue
@@ -141,7 +153,7 @@ class Normalizer:
                                         f"no usable value (text or number) for the entity id template {cs.spec.id_template!r}",
                                         None, "entity.id"))
                 continue
-            eid, dev = cs.resolve(local)
+            eid, dev = ids.get(local) or cs.resolve(local)
             tsv = cs.ts_get(rec)
             if tsv is None or tsv == "":
                 problems.append(Problem("missing_timestamp", where + cs.spec.timestamp["field"],
@@ -178,7 +190,7 @@ class Normalizer:
                     except Exception as e:  # noqa: BLE001 - an expression error is the vendor's data, not a crash
                         problems.append(Problem("expression_error", f"let.{name}", f"{type(e).__name__}: {e}", None, "let"))
             bad_before = len(problems)
-            for op in cs.fields:
+            for op in fields:
                 try:
                     r = op.run(rec)
                 except Bad as b:
@@ -240,7 +252,7 @@ class Normalizer:
                         continue
                     geo = orjson.dumps({"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}).decode()
                     obs.append((raw_id, eid, LOCATION_IRI, "", None, geo, None, ts, rflags, ver))
-            if lon is not None or eid not in self._announced:
+            if lon is not None or eid not in announced:
                 if lon is None and dev is not None:
                     lon, lat = dev.lon, dev.lat
                 ents[eid] = EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id, lon, lat)
