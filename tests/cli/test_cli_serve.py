@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,7 +38,40 @@ def body(compactions: int, minutes_ago: float) -> bytes:
     return orjson.dumps({"deviceId": "A-17", "ts": ts, "fill_pct": 40, "compactions": compactions})
 
 
-@pytest.mark.skipif(not CITYLINK.exists(), reason="the citylink script is not installed next to this python")
+@contextmanager
+def serving(data: Path, specs: Path, env: dict, log_path: Path):
+    """A real ``citylink serve`` process on a free port, ready; terminated however the block ends."""
+    port = free_port()
+    log = open(log_path, "w+")
+    proc = subprocess.Popen([str(CITYLINK), "--data-dir", str(data), "serve", "--specs", str(specs),
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, open(log_path).read()
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not become ready"
+                time.sleep(0.1)
+            yield proc, http
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+needs_script = pytest.mark.skipif(not CITYLINK.exists(), reason="the citylink script is not installed next to this python")
+
+
+@needs_script
 def test_serve_push_read_and_hot_reload(tmp_path, bins_dir):
     data = tmp_path / "data"
     spec = bins_dir / "sources/bins-acme-http.yaml"
@@ -50,56 +85,65 @@ def test_serve_push_read_and_hot_reload(tmp_path, bins_dir):
     assert r.returncode == 0, r.stderr
     token = r.stdout.strip()
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "serve.log", "w+")
-    proc = subprocess.Popen([str(CITYLINK), "--data-dir", str(data), "serve", "--specs", str(bins_dir),
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, open(tmp_path / "serve.log").read()
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.1)
+    with serving(data, bins_dir, env, tmp_path / "serve.log") as (proc, http):
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        r = http.post(f"/ingest/{ACME}", content=body(5, 3), headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["outcome"] == "stored"
+        e = http.get(f"/ngsi-ld/v1/entities/{acme_urn('A-17')}", params={"options": "keyValues"}).json()
+        assert e["fillingLevel"] == 0.4 and "compactionCount" not in e
 
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            r = http.post(f"/ingest/{ACME}", content=body(5, 3), headers=headers)
+        # another process applies a spec that maps compactions
+        spec.write_text(original.replace("version: 1.0.0\nvendor", "version: 1.1.0\nvendor"))
+        r = cli(data, "spec", "apply", bins_dir, env=env)
+        assert r.returncode == 0 and "new version" in r.stdout, r.stderr
+
+        deadline = time.monotonic() + 20
+        n = 0
+        while True:  # each push is a new reading, so none is a duplicate
+            n += 1
+            r = http.post(f"/ingest/{ACME}", content=body(100 + n, 2 - n / 100), headers=headers)
             assert r.status_code == 200, r.text
-            assert r.json()["results"][0]["outcome"] == "stored"
             e = http.get(f"/ngsi-ld/v1/entities/{acme_urn('A-17')}", params={"options": "keyValues"}).json()
-            assert e["fillingLevel"] == 0.4 and "compactionCount" not in e
+            if "compactionCount" in e:
+                assert e["compactionCount"] == 100 + n
+                break
+            assert time.monotonic() < deadline, "the running server never used the new spec"
+            time.sleep(0.2)
+        assert proc.poll() is None  # no restart happened
+        ledger = http.get("/api/ledger").json()[ACME]
+        assert ledger["received"] == ledger["stored"] == n + 1
 
-            # another process applies a spec that maps compactions
-            spec.write_text(original.replace("version: 1.0.0\nvendor", "version: 1.1.0\nvendor"))
-            r = cli(data, "spec", "apply", bins_dir, env=env)
-            assert r.returncode == 0 and "new version" in r.stdout, r.stderr
 
-            deadline = time.monotonic() + 20
-            n = 0
-            while True:  # each push is a new reading, so none is a duplicate
-                n += 1
-                r = http.post(f"/ingest/{ACME}", content=body(100 + n, 2 - n / 100), headers=headers)
-                assert r.status_code == 200, r.text
-                e = http.get(f"/ngsi-ld/v1/entities/{acme_urn('A-17')}", params={"options": "keyValues"}).json()
-                if "compactionCount" in e:
-                    assert e["compactionCount"] == 100 + n
-                    break
-                assert time.monotonic() < deadline, "the running server never used the new spec"
-                time.sleep(0.2)
-            assert proc.poll() is None  # no restart happened
-            ledger = http.get("/api/ledger").json()[ACME]
-            assert ledger["received"] == ledger["stored"] == n + 1
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+@needs_script
+def test_concurrent_pushes_all_end_in_the_ledger(tmp_path, bins_dir):
+    """Several vendors' gateways pushing at once: every message is answered after it is archived, and
+    the ledger balances with nothing pending (SQLite's single writer under concurrent requests)."""
+    data = tmp_path / "data"
+    env = dict(os.environ, CITYLINK_PSEUDONYM_KEY="serve-test")
+    assert cli(data, "spec", "apply", bins_dir, env=env).returncode == 0
+    token = cli(data, "sources", "token", ACME, env=env).stdout.strip()
+    now = datetime.now(timezone.utc)
+    clients, requests, per = 6, 15, 10
+
+    def push(http, k: int, codes: list) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for i in range(requests):
+            ts = (now - timedelta(seconds=k * 100 + i))  # distinct, and not late.astimezone(KST).isoformat(timespec="seconds")
+            batch = [{"deviceId": f"C-{k}-{j}", "ts": ts, "fill_pct": j} for j in range(per)]
+            if i == 0:
+                batch.append({"deviceId": f"C-{k}-bad", "ts": ts, "fill_pct": "full"})  # quarantined
+            codes.append(http.post(f"/ingest/{ACME}", content=orjson.dumps(batch), headers=headers).status_code)
+
+    with serving(data, bins_dir, env, tmp_path / "serve.log") as (proc, http):
+        codes: list[int] = []
+        threads = [threading.Thread(target=push, args=(http, k, codes)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(set(codes)) == [200, 207] and len(codes) == clients * requests
+        ledger = http.get("/api/ledger").json()[ACME]
+    expected = clients * (requests * per + 1)
+    assert ledger["received"] == expected and ledger["pending"] == 0
+    assert ledger["stored"] == clients * requests * per and ledger["quarantined"] == clients
