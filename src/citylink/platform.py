@@ -40,7 +40,7 @@ def tune_gc() -> None:
     CPython's default (every 700 allocations) spends a third of its time in the collector.
     Called by the long-running commands (serve, import, replay), not on import."""
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(500_000, 50, 100)
 
 
 def token_hash(token: str) -> str:
