@@ -631,3 +631,14 @@ def test_attr_catalog(bins):
     assert cat[LOCATION_IRI] == ("location", "GeoProperty", "GeoProperty", None)
     assert cat[SDM + "fillingLevel"] == ("fillingLevel", "Property", "Number", "C62")
     assert cat[SDM + "status"] == ("status", "Property", "Text", None)
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", "1e400", 1e308 * 10])
+def test_non_finite_numbers_are_refused_without_a_range_too(value):
+    """hcho has no range: infinity must still be refused (the fast numeric check bounds by the
+    largest finite double, so it cannot let ±inf through)."""
+    norm = air(air_source(fields="  hcho: {from: h}\n"))
+    body = orjson.dumps({"id": 1, "ts": "2026-11-26T09:00:00+09:00", "h": value}) if not isinstance(value, float) \
+        else b'{"id": 1, "ts": "2026-11-26T09:00:00+09:00", "h": 1e400}'
+    batch, outcome, probs, _ = one(norm, "air-a", body)
+    assert outcome == "quarantined" and [(p["type"], p["field"]) for p in probs] == [("wrong_type", "hcho")]

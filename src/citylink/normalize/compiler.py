@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import math
 import re
+import sys
 from typing import Any, Callable
 
 import orjson
@@ -492,6 +493,11 @@ def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, mi
     ident = k == 1.0 and o == 0.0 and scale == 1.0
     k = k * scale
     key = path if "." not in path and not path.startswith("$") else None
+    # bounds for the shortcut below; the largest finite doubles, so that ±inf goes to the finisher
+    lo, hi = attr.range if attr.range else (None, None)
+    lo = -sys.float_info.max if lo is None else lo
+    hi = sys.float_info.max if hi is None else hi
+    plain = attr.type == "Number"  # an Integer needs the finisher's integer checks
 
     def run(rec):
         v = rec.get(key) if key is not None else get(rec)
@@ -505,6 +511,8 @@ def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, mi
                 return None
         if not ident and v == v:
             v = round(v * k + o, 9)  # drop float noise of unit factors (54.5 °F → 12.5 °C, not 12.500000000002)
+        if plain and lo <= v <= hi:  # finite and in range (NaN fails too): nothing for the finisher to do
+            return v, None, 0
         return fin(v)
     return run
 
