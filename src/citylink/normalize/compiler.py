@@ -47,6 +47,11 @@ class Bad(Exception):
         self.problem = problem
 
 
+def _simple_key(path: str) -> bool:
+    """A path that is one key of the record itself (no nesting, not from the root)."""
+    return "." not in path and not path.startswith("$")
+
+
 def getter(path: str) -> Callable[[dict], Any]:
     """``a.b.0.c`` → a function returning the value there, or None; ``$.x`` starts at the message root."""
     parts: list[Any] = path.split(".")
@@ -78,7 +83,7 @@ def template(text: str) -> tuple[Callable[[dict], str | None], list[str]]:
         raise ValueError(f"template {text!r} has no {{field}} placeholder")
     if text == "{" + paths[0] + "}":
         g = getter(paths[0])
-        key = paths[0] if "." not in paths[0] and not paths[0].startswith("$") else None
+        key = paths[0] if _simple_key(paths[0]) else None
 
         def one(rec):
             v = rec.get(key) if key is not None else g(rec)
@@ -362,10 +367,6 @@ def compile_source(src: SourceSpec, svc: ServiceSpec, *, deployment: str, spec_v
     return cs
 
 
-def _simple_key(path: str) -> bool:
-    return "." not in path and not path.startswith("$")
-
-
 def _fast_path(cs: CompiledSource) -> Callable | None:
     """For the commonest shape of feed — one flat JSON object per message, mapped field by field —
     a function that normalizes a *clean* message in one pass with no per-record bookkeeping.
@@ -492,7 +493,7 @@ def _numeric_field(attr: AttributeSpec, path: str, get, scale, k, o, missing, mi
     name = attr.name
     ident = k == 1.0 and o == 0.0 and scale == 1.0
     k = k * scale
-    key = path if "." not in path and not path.startswith("$") else None
+    key = path if _simple_key(path) else None
     # bounds for the shortcut below; the largest finite doubles, so that ±inf goes to the finisher
     lo, hi = attr.range if attr.range else (None, None)
     lo = -sys.float_info.max if lo is None else lo
@@ -583,13 +584,15 @@ def _field_op(attr: AttributeSpec, m: dict, path, cs: CompiledSource, missing, m
     if m.get("unit"):
         raise CompileProblem([(path + ("unit",), "unit_not_numeric", f"{attr.name} is {attr.type}: it has no unit")])
 
+    key = m["from"] if _simple_key(m["from"]) else None  # a plain key: read it without the getter's call
+
     def run_other(rec):
-        v = get(rec)
+        v = rec.get(key) if key is not None else get(rec)
         if v is None or (type(v) is str and v in missing):
             return None
         if vmap:
-            key = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-            v = vmap.get(key, v)
+            code = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+            v = vmap.get(code, v)
         return fin(v)
     return FieldOp(attr, run_other, path, required)
 
