@@ -27,7 +27,7 @@ from ..spec.model import NGSI_LD_CORE, NUMERIC, AttributeSpec, ServiceSpec, Sour
 from ..spec.timeparse import AMBIGUOUS, NONEXISTENT, TimeProblem, compile_reader
 from ..spec.units import IDENTITY, UnitProblem, check_code, conversion
 from .records import (FLAG_AMBIGUOUS_TIME, FLAG_LATE, FLAG_NONEXISTENT_TIME, FLAG_OUT_OF_RANGE,
-                      FLAG_UNKNOWN_CODE, Problem)
+                      FLAG_UNKNOWN_CODE, EntityInfo, Problem)
 
 MISSING = None
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -266,6 +266,10 @@ class CompiledSource:
     def set_devices(self, devices: list[Device]) -> None:
         self.devices = {d.local_id: d for d in devices}
         self._ids = {}
+
+    def entity_info(self, eid: str, lon: float | None, lat: float | None) -> EntityInfo:
+        """What the store needs to know of an entity this source reports on."""
+        return EntityInfo(eid, self.entity_type, self.service.id, self.department, self.id, lon, lat)
 
     def resolve(self, local: str) -> tuple[str, Device | None]:
         hit = self._ids.get(local)

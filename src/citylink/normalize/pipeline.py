@@ -102,8 +102,7 @@ class Normalizer:
                 obs, flags, ts, eid, dev = got
                 ents = None
                 if eid not in announced:
-                    ents = {eid: EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id,
-                                            dev.lon if dev else None, dev.lat if dev else None)}
+                    ents = {eid: cs.entity_info(eid, dev.lon if dev else None, dev.lat if dev else None)}
                 pending.append((msg, dedupe_key(cs.id, msg.body, ts), obs, (), flags, cs.spec_version, ents))
                 continue
             obs, problems, flags, key, ents = self._one(cs, msg, now, lim)
@@ -154,7 +153,7 @@ class Normalizer:
         dkeys = [] if cs.dedupe else None
         first_ts = 0
         many = len(records) > 1
-        fields, ids, announced = cs.fields, cs._ids, self._announced
+        fields, announced = cs.fields, self._announced
         for i, rec in enumerate(records):
             where = f"records[{i}]." if many else ""
             if type(rec) is not dict:
@@ -166,7 +165,7 @@ class Normalizer:
                                         f"no usable value (text or number) for the entity id template {cs.spec.id_template!r}",
                                         None, "entity.id"))
                 continue
-            eid, dev = ids.get(local) or cs.resolve(local)
+            eid, dev = cs.resolve(local)
             tsv = cs.ts_get(rec)
             if tsv is None or tsv == "":
                 problems.append(Problem("missing_timestamp", where + cs.spec.timestamp["field"],
@@ -268,7 +267,7 @@ class Normalizer:
             if lon is not None or eid not in announced:
                 if lon is None and dev is not None:
                     lon, lat = dev.lon, dev.lat
-                ents[eid] = EntityInfo(eid, cs.entity_type, cs.service.id, cs.department, cs.id, lon, lat)
+                ents[eid] = cs.entity_info(eid, lon, lat)
         if dkeys is not None and not problems:
             key = dedupe_key(cs.id, "\x1f".join(dkeys).encode(), first_ts)
         else:
