@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
-from typing import Callable, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+
+class Named(Protocol):
+    name: str
+
+
+T = TypeVar("T", bound=Named)
 
 
 class Registry(Generic[T]):
@@ -22,7 +27,7 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def register(self, item: T) -> T:
-        self._items[item.name] = item  # type: ignore[attr-defined]
+        self._items[item.name] = item
         return item
 
     def _load(self) -> None:
@@ -33,8 +38,8 @@ class Registry(Generic[T]):
         for module in self._builtins:
             importlib.import_module(module)
         for ep in entry_points(group=self.group):
-            obj: Callable | T = ep.load()
-            self.register(obj() if self._instantiate else obj)  # type: ignore[operator]
+            obj: Any = ep.load()
+            self.register(obj() if self._instantiate else obj)
 
     def get(self, name: str) -> T:
         self._load()
