@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     ingest_wait_seconds: float = 5.0
     spec_poll_seconds: float = 2.0
     bus: str = "memory"
+    mqtt_url: str | None = None              # mqtt://host:port — subscribe for the sources that use MQTT
     pseudonym_key: str | None = None
     max_clock_skew_seconds: float = 300.0   # beyond this ahead of now: flagged clock_skew
     max_future_seconds: float = 86_400.0    # beyond this ahead of now: quarantined

@@ -83,6 +83,11 @@ class Platform:
 
     # -- specs ------------------------------------------------------------------------------
     @property
+    def revision(self) -> int:
+        """The configuration revision in force (specs and registries); adapters follow it."""
+        return self._revision
+
+    @property
     def specs(self) -> SpecSet:
         return self.normalizer.specs if self.normalizer else SpecSet()
 

@@ -23,7 +23,14 @@ def serve(ctx: typer.Context,
     s = p.settings
     console.print(f"CityLink on http://{s.host}:{s.port}  store={p.store.url}  "
                   f"sources={len(p.specs.sources)}  (Ctrl-C stops)")
+    mqtt = None
+    if s.mqtt_url:
+        from ..adapters.mqtt import MqttIngest
+        mqtt = MqttIngest(p, s.mqtt_url).start()
+        console.print(f"MQTT: subscribing at {s.mqtt_url} for the sources that use it")
     try:
         uvicorn.run(create_app(p), host=s.host, port=s.port, log_level="warning")
     finally:
+        if mqtt is not None:
+            mqtt.stop()
         p.stop()

@@ -1,0 +1,200 @@
+"""MQTT against a real Mosquitto, started for each test with the shipped ``deploy/mosquitto.conf``."""
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+
+from cltest import ACME, acme_body, make_platform, wait_until
+from citylink.adapters.mqtt import Broker, MqttIngest
+
+CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto.conf"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+SOURCE = "bins-acme-mqtt"
+TOPIC = "acme/bins/+/telemetry"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mosquitto:
+    """A private broker: the production configuration on a free port with its own persistence."""
+
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        self.dir = tmp / "mosquitto"
+        self.dir.mkdir()
+        conf = CONF.read_text()
+        conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
+        conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.dir}/", conf)
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(conf)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "log", "ab"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                assert self.proc.poll() is None, (self.dir / "log").read_text()
+                time.sleep(0.05)
+        raise AssertionError("mosquitto did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: mosquitto saves its persistence file
+            self.proc.wait(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    if not Path(MOSQUITTO).exists():
+        pytest.skip("mosquitto is not installed (Debian package mosquitto)")
+    b = Mosquitto(tmp_path).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def mqtt_platform(tmp_path, bins_dir):
+    spec = (bins_dir / "sources/bins-acme-http.yaml").read_text()
+    spec = (spec.replace("id: bins-acme-http", f"id: {SOURCE}").replace("namespace: acme", "namespace: acme-mqtt")
+            .replace("transport:\n  type: http_push", f"transport:\n  type: mqtt\n  topic: {TOPIC}")
+            .replace("devices: ../devices/bins-acme-http.csv\n", ""))
+    (bins_dir / f"sources/{SOURCE}.yaml").write_text(spec)
+    p = make_platform(tmp_path / "data")
+    p.start(specs_dir=bins_dir.parent, watch=False)
+    yield p
+    p.stop()
+
+
+def publisher(broker: Mosquitto) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"vendor-{time.monotonic_ns()}")
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    return c
+
+
+def publish(c: mqtt.Client, bodies, device="A-{i}") -> None:
+    infos = [c.publish(f"acme/bins/{device.format(i=i)}/telemetry", b, qos=1) for i, b in enumerate(bodies)]
+    for info in infos:
+        info.wait_for_publish(10)
+
+
+def bodies(n: int, start: int = 0) -> list[bytes]:
+    return [acme_body(f"M-{start + i}", ts="2026-11-26T09:%02d:%02d+09:00" % ((start + i) // 60 % 60, (start + i) % 60),
+                      fill=(start + i) % 100) for i in range(n)]
+
+
+def ledger(p) -> dict:
+    return p.store.ledger().get(SOURCE, {"received": 0, "pending": 0})
+
+
+def settled(p, n: int):
+    return wait_until(lambda: ledger(p)["received"] == n and ledger(p)["pending"] == 0 and p.bus.drain(1), 30)
+
+
+def test_broker_url():
+    assert Broker.parse("mqtt://u:pw@broker.example:1884") == Broker("broker.example", 1884, "u", "pw")
+    with pytest.raises(ValueError, match="mqtt_url"):
+        Broker.parse("http://x")
+
+
+def test_messages_arrive_archived_normalized_and_acknowledged(broker, mqtt_platform):
+    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    try:
+        assert ingest.connected.wait(10)
+        time.sleep(0.3)  # the SUBACK
+        pub = publisher(broker)
+        publish(pub, bodies(500))
+        assert settled(mqtt_platform, 500), ledger(mqtt_platform)
+        led = ledger(mqtt_platform)
+        assert led["stored"] + led["stored_flagged"] == 500 and led["quarantined"] == 0
+        raw = mqtt_platform.store.raw_messages(source=SOURCE, limit=1)[0]
+        assert raw.transport == "mqtt" and raw.meta["topic"] == "acme/bins/A-0/telemetry" and raw.meta["qos"] == 1
+        assert raw.body == bodies(1)[0]  # the exact bytes
+        # a bad message is archived and quarantined, not lost, and does not stop the adapter
+        publish(pub, [b"{not json"], device="broken")
+        assert settled(mqtt_platform, 501)
+        assert ledger(mqtt_platform)["quarantined"] == 1
+        pub.loop_stop()
+    finally:
+        ingest.stop()
+
+
+def test_nothing_is_lost_while_citylink_is_away_and_redelivery_is_a_duplicate(broker, mqtt_platform):
+    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    assert ingest.connected.wait(10)
+    time.sleep(0.3)
+    ingest.stop()  # the persistent session stays at the broker
+    pub = publisher(broker)
+    publish(pub, bodies(1500))  # more than Mosquitto's default queue of 1000: the shipped config keeps all
+    publish(pub, bodies(1))  # the very first message again: a vendor's retry
+    pub.loop_stop()
+    again = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    try:
+        assert settled(mqtt_platform, 1501), ledger(mqtt_platform)
+        led = ledger(mqtt_platform)
+        assert led["stored"] + led["stored_flagged"] == 1500 and led["duplicate"] == 1
+    finally:
+        again.stop()
+
+
+def test_reconnects_when_the_broker_restarts(broker, mqtt_platform):
+    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    try:
+        assert ingest.connected.wait(10)
+        time.sleep(0.3)
+        pub = publisher(broker)
+        publish(pub, bodies(100))
+        pub.loop_stop()
+        assert settled(mqtt_platform, 100)
+        broker.stop()
+        assert wait_until(lambda: not ingest.connected.is_set(), 10)
+        broker.start()
+        assert ingest.connected.wait(40)  # reconnect with back-off
+        pub = publisher(broker)
+        publish(pub, bodies(100, start=100))
+        pub.loop_stop()
+        assert settled(mqtt_platform, 200), ledger(mqtt_platform)
+        assert ledger(mqtt_platform)["duplicate"] == 0
+    finally:
+        ingest.stop()
+
+
+def test_a_spec_change_moves_the_subscription(broker, mqtt_platform, bins_dir):
+    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    try:
+        assert ingest.connected.wait(10)
+        path = bins_dir / f"sources/{SOURCE}.yaml"
+        path.write_text(path.read_text().replace(TOPIC, "acme/v2/+").replace("version: 1.0.0\nvendor",
+                                                                               "version: 1.1.0\nvendor"))
+        mqtt_platform.apply_specs([path])
+        mqtt_platform.reload()
+        assert wait_until(lambda: "acme/v2/+" in ingest._routes, 10)
+        time.sleep(0.5)
+        pub = publisher(broker)
+        info = pub.publish("acme/v2/M-9", bodies(1)[0], qos=1)
+        info.wait_for_publish(10)
+        pub.loop_stop()
+        assert settled(mqtt_platform, 1)
+    finally:
+        ingest.stop()
