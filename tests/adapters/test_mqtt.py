@@ -1,76 +1,27 @@
-"""MQTT against a real Mosquitto, started for each test with the shipped ``deploy/mosquitto.conf``."""
+"""MQTT against a real Mosquitto, started for each test with CityLink's broker configuration
+(``citylink/data/mosquitto.conf``, through ``adapters.broker.LocalMosquitto``)."""
 from __future__ import annotations
 
-import re
-import shutil
-import socket
-import subprocess
 import time
-from pathlib import Path
 
-import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from cltest import ACME, acme_body, make_platform, wait_until
+from cltest import acme_body, make_platform, wait_until
+from citylink.adapters.broker import LocalMosquitto
 from citylink.adapters.mqtt import Broker, MqttIngest
 
-CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto.conf"
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SOURCE = "bins-acme-mqtt"
 TOPIC = "acme/bins/+/telemetry"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mosquitto:
-    """A private broker: the production configuration on a free port with its own persistence."""
-
-    def __init__(self, tmp: Path):
-        self.port = free_port()
-        self.dir = tmp / "mosquitto"
-        self.dir.mkdir()
-        conf = CONF.read_text()
-        conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
-        conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.dir}/", conf)
-        self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(conf)
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.dir / "log", "ab"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                assert self.proc.poll() is None, (self.dir / "log").read_text()
-                time.sleep(0.05)
-        raise AssertionError("mosquitto did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: mosquitto saves its persistence file
-            self.proc.wait(timeout=10)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-
 @pytest.fixture
 def broker(tmp_path):
-    if not Path(MOSQUITTO).exists():
+    b = LocalMosquitto(tmp_path / "mosquitto")
+    if not b.available:
         pytest.skip("mosquitto is not installed (Debian package mosquitto)")
-    b = Mosquitto(tmp_path).start()
-    yield b
-    b.stop()
+    with b:
+        yield b
 
 
 @pytest.fixture
@@ -86,7 +37,7 @@ def mqtt_platform(tmp_path, bins_dir):
     p.stop()
 
 
-def publisher(broker: Mosquitto) -> mqtt.Client:
+def publisher(broker: LocalMosquitto) -> mqtt.Client:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"vendor-{time.monotonic_ns()}")
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
@@ -198,3 +149,17 @@ def test_a_spec_change_moves_the_subscription(broker, mqtt_platform, bins_dir):
         assert settled(mqtt_platform, 1)
     finally:
         ingest.stop()
+
+
+def test_spec_check_wants_a_topic_and_knows_the_keys(tmp_path, bins_dir):
+    from citylink.errors import SpecError
+    from citylink.spec.loader import load_paths
+    path = bins_dir / "sources/bins-acme-http.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("transport:\n  type: http_push", "transport:\n  type: mqtt\n  topik: a/b"))
+    with pytest.raises(SpecError) as e:
+        load_paths([bins_dir])
+    msgs = [str(p) for p in e.value.problems]
+    assert any("transport: transport 'mqtt' needs transport.topic" in m for m in msgs), msgs
+    assert any("transport.topik: transport 'mqtt' has no key 'topik'" in m for m in msgs), msgs
+    assert all(m.startswith(f"{path}:") for m in msgs)

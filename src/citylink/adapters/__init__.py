@@ -19,6 +19,7 @@ class Transport:
     title: dict[str, str]          # {"ko": ..., "en": ...}
     profile: str                   # the linkage guideline's text for vendors (Markdown)
     keys: dict[str, str]           # transport.* keys a source spec may set → meaning
+    required: tuple[str, ...] = ()  # of those, the ones it must set
 
 
 TRANSPORTS: Registry[Transport] = Registry(

@@ -8,7 +8,7 @@ If CityLink stops between archiving and acknowledging, the broker sends the mess
 and the normalizer records it as a duplicate: nothing is lost and nothing is stored twice.
 
 The broker must not drop what a slow or reconnecting persistent session has not yet
-received: ``deploy/mosquitto.conf`` is the configuration to run Mosquitto with.
+received: ``src/citylink/data/mosquitto.conf`` is the configuration to run Mosquitto with.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ register(Transport(
         "encoding as in the source spec; one message per publish, or a JSON array of messages."),
     keys={"topic": "the topic filter the vendor publishes under, e.g. acme/bins/+/telemetry",
           "qos": "subscription QoS (default 1; 0 only for data that may be lost)"},
+    required=("topic",),
 ))
 
 

@@ -295,10 +295,20 @@ def compile_source(src: SourceSpec, svc: ServiceSpec, *, deployment: str, spec_v
     except KeyError as e:
         problems.append((("payload", "format"), "unknown_format", str(e.args[0])))
         fmt_ok = False
-    from ..adapters import transport_names
-    if src.transport["type"] not in transport_names():
+    from ..adapters import transports
+    known = transports()
+    transport = known.get(src.transport["type"])
+    if transport is None:
         problems.append((("transport", "type"), "unknown_transport",
-                         f"unknown transport {src.transport['type']!r} (known: {', '.join(transport_names())})"))
+                         f"unknown transport {src.transport['type']!r} (known: {', '.join(sorted(known))})"))
+    else:
+        for key in transport.required:
+            if not src.transport.get(key):
+                problems.append((("transport",), "transport_key_missing",
+                                 f"transport {transport.name!r} needs transport.{key} ({transport.keys[key]})"))
+        for key in set(src.transport) - set(transport.keys) - {"type"}:
+            problems.append((("transport", key), "unknown_transport_key",
+                             f"transport {transport.name!r} has no key {key!r} (it has: {', '.join(transport.keys)})"))
     if not fmt_ok:
         raise CompileProblem(problems)
 
