@@ -80,3 +80,77 @@ def test_import_same_file_twice_gives_duplicates(air_platform, tmp_path):
     p.bus.drain(10)
     led = p.store.ledger()["air-jsonl"]
     assert (led["stored"], led["duplicate"]) == (1, 1)
+
+
+# -- a watched drop directory --------------------------------------------------------------------------
+from citylink.adapters.file_drop import FileDrop  # noqa: E402
+
+
+@pytest.fixture
+def drop(tmp_path, clock):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    src = CSV_SRC.replace("{type: file}", f"{{type: file, directory: '{folder}', pattern: '*.csv'}}")
+    d = spec_dir(tmp_path / "drop-specs", {"service.yaml": AIR_SERVICE, "csv.yaml": src})
+    p = make_platform(tmp_path / "data", clock)
+    p.start(specs_dir=d, watch=False)
+    yield p, folder, FileDrop(p)
+    p.stop()
+
+
+def csv_bytes(*rows: str) -> bytes:
+    return ("site,time,temp,note\r\n" + "".join(r + "\r\n" for r in rows)).encode("cp949")
+
+
+def test_a_dropped_file_is_taken_once_it_stops_growing(drop):
+    p, folder, watcher = drop
+    f = write(folder / "IAQ_1.csv", csv_bytes("도봉1,2019010101,1.5,a"))
+    write(folder / "notes.txt", "not a csv: the pattern leaves it alone")
+    assert watcher.scan() == []                        # first sight: maybe still being written
+    with open(f, "ab") as out:                         # … and it was
+        out.write("도봉2,2019010102,2.5,b\r\n".encode("cp949"))
+    assert watcher.scan() == []
+    assert watcher.scan() == [(f, "done")]             # unchanged since the last scan: taken
+    assert (folder / "done" / "IAQ_1.csv").exists() and not f.exists()
+    assert (folder / "notes.txt").exists()
+    p.bus.drain(10)
+    led = p.store.ledger()["air-csv"]
+    assert led["received"] == 2 and led["stored"] == 2
+    raw = p.store.raw_messages(source="air-csv")
+    assert {m.transport for m in raw} == {"file"} and all(m.meta["file"].endswith("processing/IAQ_1.csv") for m in raw)
+
+
+def test_bad_rows_are_quarantined_and_the_file_is_still_done(drop):
+    p, folder, watcher = drop
+    f = write(folder / "IAQ_2.csv", csv_bytes("도봉1,2019010101,hot,a", "도봉2,2019010102,2.5,b"))
+    watcher.scan()
+    assert watcher.scan() == [(f, "done")]
+    p.bus.drain(10)
+    led = p.store.ledger()["air-csv"]
+    assert led["quarantined"] == 1 and led["stored"] == 1
+    ledger_balances(p.store.ledger())
+
+
+def test_a_file_with_nothing_in_it_goes_to_failed_with_the_reason(drop):
+    p, folder, watcher = drop
+    f = write(folder / "IAQ_3.csv", b"")
+    watcher.scan()
+    assert watcher.scan() == [(f, "failed")]
+    assert (folder / "failed" / "IAQ_3.csv").exists()
+    assert "no rows" in (folder / "failed" / "IAQ_3.csv.reason").read_text()
+    # the same name again does not overwrite the first
+    write(folder / "IAQ_3.csv", b"")
+    watcher.scan()
+    watcher.scan()
+    assert (folder / "failed" / "IAQ_3.1.csv").exists()
+
+
+def test_the_watcher_runs_by_itself(drop):
+    p, folder, _ = drop
+    watcher = FileDrop(p, interval=0.05).start()
+    try:
+        write(folder / "IAQ_4.csv", csv_bytes("도봉1,2019010101,1.5,a"))
+        from cltest import wait_until
+        assert wait_until(lambda: (folder / "done" / "IAQ_4.csv").exists(), 10)
+    finally:
+        watcher.stop()

@@ -23,6 +23,8 @@ def serve(ctx: typer.Context,
     s = p.settings
     console.print(f"CityLink on http://{s.host}:{s.port}  store={p.store.url}  "
                   f"sources={len(p.specs.sources)}  (Ctrl-C stops)")
+    from ..adapters.file_drop import FileDrop
+    drop = FileDrop(p).start()  # watches the directories that file sources name (none: it idles)
     mqtt = None
     if s.mqtt_url:
         from ..adapters.mqtt import MqttIngest
@@ -31,6 +33,7 @@ def serve(ctx: typer.Context,
     try:
         uvicorn.run(create_app(p), host=s.host, port=s.port, log_level="warning")
     finally:
+        drop.stop()
         if mqtt is not None:
             mqtt.stop()
         p.stop()

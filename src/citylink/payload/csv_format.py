@@ -44,7 +44,10 @@ class CsvFormat:
         return out
 
     def split(self, data: bytes, cfg: dict) -> Iterator[tuple[bytes, dict]]:
-        """One message per data row: the header line's bytes + the row's bytes (multi-line cells kept)."""
+        """One message per data row: the header line's bytes + the row's bytes (multi-line cells kept).
+        Nothing at all (no bytes, or only white space) is no message."""
+        if not data.strip():
+            return
         enc = cfg.get("encoding", "utf-8")
         raw_lines = data.splitlines(keepends=True)
         try:

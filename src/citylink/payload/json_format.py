@@ -77,7 +77,10 @@ class JsonFormat:
         return _records_at(doc, cfg)
 
     def split(self, data: bytes, cfg: dict) -> Iterator[tuple[bytes, dict]]:
-        """A top-level array becomes one message per element (exact bytes); anything else, one message."""
+        """A top-level array becomes one message per element (exact bytes); anything else, one message.
+        Nothing at all (no bytes, or only white space) is no message."""
+        if not data.strip():
+            return
         enc = cfg.get("encoding", "utf-8")
         try:
             text = data.decode(enc)
