@@ -107,7 +107,7 @@ def test_upgrade_keeps_data(open_unmigrated):
     assert s.schema_version() == 1
     archived(s, msg(1), msg(2), msg(3, SRC2))
     s.count_refused(SRC, "bad_token", NOW)
-    assert s.migrate() == [2]
+    assert s.migrate() == [2, 3]
     for store in (s, open_unmigrated()):
         assert [m.id for m in store.raw_messages()] == [1, 2, 3]
         assert store.ledger()[SRC]["pending"] == 2 and store.ledger()[SRC]["refused_bad_token"] == 1
@@ -458,3 +458,11 @@ def test_rows_in_the_default_partition_move_to_their_month(ready, pg, open_unmig
     other.apply(batch([obs(2, BIN1, FILL, 2, to_us(may) + MIN)], [ent(BIN1)], [outcome(2)]), NOW + 1)
     assert _where(pg) == {"observations_y2024m03": 1, "observations_y2024m05": 2}
     assert [x[1] for x in series(other, BIN1)] == [1.0, 9.0, 2.0]
+
+
+def test_poll_cursors(ready):
+    assert ready.poll_cursor("vendor-api") is None
+    ready.set_poll_cursor("vendor-api", "2026-11-26T09:00:00Z", NOW)
+    ready.set_poll_cursor("vendor-api", "2026-11-26T09:05:00Z", NOW + 1)
+    ready.set_poll_cursor("other", "42", NOW)
+    assert ready.poll_cursor("vendor-api") == "2026-11-26T09:05:00Z" and ready.poll_cursor("other") == "42"

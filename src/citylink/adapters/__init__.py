@@ -24,7 +24,8 @@ class Transport:
 
 TRANSPORTS: Registry[Transport] = Registry(
     "transport", "citylink.transports",
-    ["citylink.adapters.file_drop", "citylink.adapters.http_push", "citylink.adapters.mqtt"])
+    ["citylink.adapters.file_drop", "citylink.adapters.http_poll", "citylink.adapters.http_push",
+     "citylink.adapters.mqtt"])
 register = TRANSPORTS.register
 transport_names = TRANSPORTS.names
 transports = TRANSPORTS.items

@@ -24,7 +24,9 @@ def serve(ctx: typer.Context,
     console.print(f"CityLink on http://{s.host}:{s.port}  store={p.store.url}  "
                   f"sources={len(p.specs.sources)}  (Ctrl-C stops)")
     from ..adapters.file_drop import FileDrop
+    from ..adapters.http_poll import HttpPoll
     drop = FileDrop(p).start()  # watches the directories that file sources name (none: it idles)
+    poll = HttpPoll(p).start()  # polls the http_poll sources (none: it idles)
     mqtt = None
     if s.mqtt_url:
         from ..adapters.mqtt import MqttIngest
@@ -34,6 +36,7 @@ def serve(ctx: typer.Context,
         uvicorn.run(create_app(p), host=s.host, port=s.port, log_level="warning")
     finally:
         drop.stop()
+        poll.stop()
         if mqtt is not None:
             mqtt.stop()
         p.stop()

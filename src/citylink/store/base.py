@@ -135,6 +135,13 @@ class Store(ABC):
     def revoke_tokens(self, source: str, now: int) -> int: ...
 
     @abstractmethod
+    def poll_cursor(self, source: str) -> str | None:
+        """Where polling a source got to (None: from the start)."""
+
+    @abstractmethod
+    def set_poll_cursor(self, source: str, cursor: str, now: int) -> None: ...
+
+    @abstractmethod
     def put_devices(self, source: str, devices: list[Device], now: int) -> int: ...
 
     @abstractmethod

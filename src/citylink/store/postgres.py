@@ -223,6 +223,15 @@ class PostgresStore(Store):
             return c.execute("UPDATE source_tokens SET revoked_at=%s WHERE source=%s AND revoked_at IS NULL",
                              (from_us(now), source)).rowcount
 
+    def poll_cursor(self, source):
+        row = self._r.execute("SELECT cursor FROM poll_cursors WHERE source=%s", (source,)).fetchone()
+        return row[0] if row else None
+
+    def set_poll_cursor(self, source, cursor, now):
+        with self._tx() as c:
+            c.execute("INSERT INTO poll_cursors VALUES (%s,%s,%s) ON CONFLICT (source) DO UPDATE SET "
+                      "cursor=excluded.cursor, updated_at=excluded.updated_at", (source, cursor, from_us(now)))
+
     def put_devices(self, source, devices, now):
         at = from_us(now)
         with self._tx() as c:

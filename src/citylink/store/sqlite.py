@@ -160,6 +160,15 @@ class SQLiteStore(Store):
             c.execute("UPDATE source_tokens SET revoked_at=? WHERE source=? AND revoked_at IS NULL", (now, source))
             return c.changes()
 
+    def poll_cursor(self, source):
+        row = self._r.execute("SELECT cursor FROM poll_cursors WHERE source=?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def set_poll_cursor(self, source, cursor, now):
+        with self._tx() as c:
+            c.execute("INSERT INTO poll_cursors VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET "
+                      "cursor=excluded.cursor, updated_at=excluded.updated_at", (source, cursor, now))
+
     def put_devices(self, source, devices, now):
         with self._tx() as c:
             c.execute("DELETE FROM devices WHERE source=?", (source,))
