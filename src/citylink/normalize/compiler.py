@@ -311,6 +311,9 @@ def compile_source(src: SourceSpec, svc: ServiceSpec, *, deployment: str, spec_v
                              f"transport {transport.name!r} has no key {key!r} (it has: {', '.join(transport.keys)})"))
     if not fmt_ok:
         raise CompileProblem(problems)
+    check = getattr(payload.get(src.payload["format"]), "check", None)  # a format may check its own keys
+    if check is not None:
+        problems += [(path, "bad_payload_spec", msg) for path, msg in check(src.payload)]
 
     missing = {""} | {str(m) for m in src.payload.get("missing", [])}
     missing_nums = {float(m) for m in src.payload.get("missing", []) if isinstance(m, (int, float))}

@@ -27,7 +27,8 @@ class PayloadFormat(Protocol):
 
 
 FORMATS: Registry[PayloadFormat] = Registry(
-    "payload format", "citylink.payload_formats", ["citylink.payload.csv_format", "citylink.payload.json_format"],
+    "payload format", "citylink.payload_formats",
+    ["citylink.payload.csv_format", "citylink.payload.json_format", "citylink.payload.lorawan_format"],
     instantiate=True)
 register = FORMATS.register
 get = FORMATS.get

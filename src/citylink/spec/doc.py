@@ -46,6 +46,8 @@ QUARANTINE_REASONS: dict[str, tuple[str, str]] = {
     "malformed_json": ("JSON 문법 오류 (위치 표시)", "not valid JSON (with the line and column)"),
     "malformed_csv": ("CSV 형식 오류 (열 개수 불일치 등)", "not valid CSV (e.g. a row with more or fewer cells than the header)"),
     "no_records": ("레코드가 없는 메시지", "the message holds no records"),
+    "bad_lorawan_envelope": ("네트워크 서버 업링크 형식이 아님", "not an uplink of the declared LoRaWAN network server"),
+    "undecodable_payload": ("바이너리 페이로드를 디코더로 읽을 수 없음", "the binary payload does not fit the declared decoder"),
     "no_values": ("측정값이 하나도 없는 메시지 (모든 필드가 비어 있음)", "the message carries no reading: every mapped field is empty"),
     "wrong_type": ("값의 형식이 속성 유형과 다름", "a value of the wrong type for its attribute"),
     "missing_entity_id": ("엔터티 ID 템플릿의 값이 없음", "no value for the entity id template"),
