@@ -60,7 +60,7 @@ def ledger(p) -> dict:
 
 
 def settled(p, n: int):
-    return wait_until(lambda: ledger(p)["received"] == n and ledger(p)["pending"] == 0 and p.bus.drain(1), 30)
+    return wait_until(lambda: ledger(p)["received"] == n and ledger(p)["pending"] == 0 and p.bus.drain(1), 60)
 
 
 def test_broker_url():
@@ -110,7 +110,7 @@ def test_nothing_is_lost_while_citylink_is_away_and_redelivery_is_a_duplicate(br
 
 
 def test_reconnects_when_the_broker_restarts(broker, mqtt_platform):
-    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test").start()
+    ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test", max_reconnect_delay=2).start()
     try:
         assert ingest.connected.wait(10)
         time.sleep(0.3)
@@ -121,7 +121,7 @@ def test_reconnects_when_the_broker_restarts(broker, mqtt_platform):
         broker.stop()
         assert wait_until(lambda: not ingest.connected.is_set(), 10)
         broker.start()
-        assert ingest.connected.wait(40)  # reconnect with back-off
+        assert ingest.connected.wait(30)  # reconnect with back-off (capped at 2 s here)
         pub = publisher(broker)
         publish(pub, bodies(100, start=100))
         pub.loop_stop()
@@ -163,3 +163,17 @@ def test_spec_check_wants_a_topic_and_knows_the_keys(tmp_path, bins_dir):
     assert any("transport: transport 'mqtt' needs transport.topic" in m for m in msgs), msgs
     assert any("transport.topik: transport 'mqtt' has no key 'topik'" in m for m in msgs), msgs
     assert all(m.startswith(f"{path}:") for m in msgs)
+
+
+def test_two_sources_may_not_share_a_topic(bins_dir):
+    from citylink.errors import SpecError
+    from citylink.spec.loader import load_paths
+    text = (bins_dir / "sources/bins-acme-http.yaml").read_text()
+    for sid in ("bins-m1", "bins-m2"):
+        (bins_dir / f"sources/{sid}.yaml").write_text(
+            text.replace("id: bins-acme-http", f"id: {sid}").replace("namespace: acme", f"namespace: {sid}")
+            .replace("transport:\n  type: http_push", "transport:\n  type: mqtt\n  topic: shared/+"))
+    with pytest.raises(SpecError) as e:
+        load_paths([bins_dir])
+    [p] = e.value.problems
+    assert p.path == "transport.topic" and p.file.endswith("bins-m2.yaml") and "'bins-m1' already uses" in p.msg

@@ -20,6 +20,7 @@ class Transport:
     profile: str                   # the linkage guideline's text for vendors (Markdown)
     keys: dict[str, str]           # transport.* keys a source spec may set → meaning
     required: tuple[str, ...] = ()  # of those, the ones it must set
+    unique: tuple[str, ...] = ()    # of those, the ones no two sources may share (a topic, a directory)
 
 
 TRANSPORTS: Registry[Transport] = Registry(

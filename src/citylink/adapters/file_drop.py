@@ -31,6 +31,7 @@ register(Transport(
              "Each row (line) is one message; rows are archived exactly as they are in the file."),
     keys={"directory": "where dropped files are picked up (watched by citylink serve)",
           "pattern": "file name pattern, e.g. *.csv (default: every file)"},
+    unique=("directory",),
 ))
 
 

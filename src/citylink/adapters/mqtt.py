@@ -38,6 +38,7 @@ register(Transport(
     keys={"topic": "the topic filter the vendor publishes under, e.g. acme/bins/+/telemetry",
           "qos": "subscription QoS (default 1; 0 only for data that may be lost)"},
     required=("topic",),
+    unique=("topic",),
 ))
 
 
@@ -60,7 +61,7 @@ class MqttIngest:
     """Subscribes for every ``mqtt`` source in force and hands their messages to the platform."""
 
     def __init__(self, platform, broker_url: str, *, client_id: str | None = None, batch: int = 5000,
-                 flush_ms: int = 20):
+                 flush_ms: int = 20, max_reconnect_delay: int = 30):
         self.platform = platform
         self.broker = Broker.parse(broker_url)
         self.client_id = client_id or f"citylink-ingest-{platform.settings.deployment}"
@@ -76,7 +77,7 @@ class MqttIngest:
                         protocol=mqtt.MQTTv311, manual_ack=True)
         if self.broker.username:
             c.username_pw_set(self.broker.username, self.broker.password)
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay)
         c.max_inflight_messages_set(65535)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect

@@ -49,7 +49,7 @@ class Bad(Exception):
 
 def _simple_key(path: str) -> bool:
     """A path that is one key of the record itself (no nesting, not from the root)."""
-    return "." not in path and not path.startswith("$")
+    return "." not in path and not path.startswith("$") and "{" not in path
 
 
 def getter(path: str) -> Callable[[dict], Any]:
@@ -327,7 +327,13 @@ def compile_source(src: SourceSpec, svc: ServiceSpec, *, deployment: str, spec_v
         problems.append((("entity", "id"), "bad_template", str(e)))
 
     ts = src.timestamp
-    cs.ts_get = getter(ts["field"])
+    if "{" in ts["field"]:  # a template joins several fields, e.g. "{date}{hour}"
+        try:
+            cs.ts_get, _ = template(ts["field"])
+        except ValueError as e:
+            problems.append((("timestamp", "field"), "bad_template", str(e)))
+    else:
+        cs.ts_get = getter(ts["field"])
     try:
         cs.ts_read = compile_reader(ts["format"], ts.get("timezone", "Asia/Seoul"))
     except TimeProblem as e:

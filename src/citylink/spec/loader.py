@@ -102,6 +102,8 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
             continue
         if _check_refs(src, specs, problems):
             specs.sources[src.id] = src
+    if not problems:
+        problems += _shared_transport_keys(specs)
     if compile_sources and not problems:
         from ..normalize.compiler import CompileProblem, compile_source
         for src in specs.sources.values():
@@ -114,6 +116,25 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
     if problems:
         raise SpecError(problems)
     return specs
+
+
+def _shared_transport_keys(specs: SpecSet) -> list[SpecProblem]:
+    """Two sources may not claim the same MQTT topic or drop directory: messages would go to one of them."""
+    from ..adapters import transports
+    known = transports()
+    seen: dict[tuple[str, str, str], str] = {}
+    out = []
+    for sid, src in sorted(specs.sources.items()):
+        t = known.get(src.transport["type"])
+        for key in (t.unique if t else ()):
+            value = src.transport.get(key)
+            if value is None:
+                continue
+            first = seen.setdefault((t.name, key, str(value)), sid)
+            if first != sid:
+                out.append(SpecProblem("shared_transport_key", src.origin.file, src.origin.line(("transport", key)),
+                                       f"transport.{key}", f"source {first!r} already uses {key} {value!r}", value))
+    return out
 
 
 def _parse(label: str, text: str, problems: list[SpecProblem]) -> SpecFile | None:
