@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from citylink.clock import to_us
+from citylink.clock import from_us, to_us
 from citylink.errors import StoreError
 from citylink.normalize.records import (DUPLICATE, FLAGGED, OUTCOME_NAMES, PENDING, QUARANTINED, STORED,
                                         EntityInfo, NormalizedBatch, RawMessage)
@@ -101,13 +101,29 @@ def test_migrate_is_idempotent(open_unmigrated, engine):
     again.ping()
 
 
+def _write_as_version_1(store, *messages: RawMessage) -> None:
+    """Archive as the schema-1 code did (today's archive also keeps columns of later migrations)."""
+    pg = store.url.startswith("postgres")
+    p = "%s" if pg else "?"
+    with store._tx() as c:
+        for m in messages:
+            c.execute(f"INSERT INTO sources(name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (m.source,))
+            sid = c.execute(f"SELECT sid FROM sources WHERE name={p}", (m.source,)).fetchone()[0]
+            meta = json.dumps(m.meta)
+            c.execute(f"INSERT INTO raw_messages(id, sid, received_at, transport, meta, body) "
+                      f"VALUES ({p},{p},{p},{p},{p},{p})",
+                      (m.id, sid, from_us(m.received_at) if pg else m.received_at, m.transport, meta, m.body))
+            c.execute(f"INSERT INTO ledger VALUES ({p}, 'pending', 1) ON CONFLICT (sid, outcome) "
+                      "DO UPDATE SET n = ledger.n + 1", (sid,))
+
+
 def test_upgrade_keeps_data(open_unmigrated):
     s = open_unmigrated()
     assert s.migrate(target=1) == [1]
     assert s.schema_version() == 1
-    archived(s, msg(1), msg(2), msg(3, SRC2))
+    _write_as_version_1(s, msg(1), msg(2), msg(3, SRC2))  # what a CityLink of schema 1 wrote
     s.count_refused(SRC, "bad_token", NOW)
-    assert s.migrate() == [2, 3]
+    assert s.migrate() == [2, 3, 4]
     for store in (s, open_unmigrated()):
         assert [m.id for m in store.raw_messages()] == [1, 2, 3]
         assert store.ledger()[SRC]["pending"] == 2 and store.ledger()[SRC]["refused_bad_token"] == 1
@@ -466,3 +482,14 @@ def test_poll_cursors(ready):
     ready.set_poll_cursor("vendor-api", "2026-11-26T09:05:00Z", NOW + 1)
     ready.set_poll_cursor("other", "42", NOW)
     assert ready.poll_cursor("vendor-api") == "2026-11-26T09:05:00Z" and ready.poll_cursor("other") == "42"
+
+
+def test_last_received_per_source(ready):
+    s = ready
+    archived(s, msg(1), msg(2, SRC2))
+    first = s.ledger()[SRC]["last_received_at"]
+    assert first > 0 and s.ledger()[SRC2]["last_received_at"] > 0
+    m = msg(3)
+    m.received_at = first + 5_000_000
+    archived(s, m)
+    assert s.ledger()[SRC]["last_received_at"] == first + 5_000_000

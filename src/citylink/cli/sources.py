@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..clock import iso
 from . import app, console, platform
 
 sources_app = typer.Typer(no_args_is_help=True, help="Vendor feeds: tokens and the ledger.")
@@ -22,12 +23,13 @@ def list_sources(ctx: typer.Context):
     p.reload(force=True)
     ledger = p.store.ledger()
     t = Table("source", "service", "transport", "status", "received", "stored", "flagged", "duplicate",
-              "quarantined", "pending", "refused")
+              "quarantined", "pending", "refused", "last message (UTC)")
     for sid, src in sorted(p.specs.sources.items()):
         d = ledger.get(sid, {})
         refused = sum(v for k, v in d.items() if k.startswith("refused_"))
         t.add_row(sid, src.service, src.transport["type"], src.status, *(str(d.get(k, 0)) for k in
-                  ("received", "stored", "stored_flagged", "duplicate", "quarantined", "pending")), str(refused))
+                  ("received", "stored", "stored_flagged", "duplicate", "quarantined", "pending")), str(refused),
+                  iso(d["last_received_at"]) if d.get("last_received_at") else "never")
     p.store.close()
     console.print(t)
 

@@ -167,7 +167,9 @@ class LoRaWanFormat:
             raise PayloadProblem("malformed_json", f"not valid JSON: {e.msg}") from None
         rec, data = _envelope(doc, lw["network_server"])
         try:
-            raw = base64.b64decode(data or "", validate=True)
+            if not isinstance(data, str):
+                raise ValueError
+            raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise PayloadProblem("undecodable_payload", f"the payload {str(data)[:40]!r} is not base64") from None
         dec = lw["decoder"]

@@ -182,7 +182,8 @@ class Store(ABC):
 
     @abstractmethod
     def ledger(self) -> dict[str, dict[str, int]]:
-        """source → {pending, stored, stored_flagged, duplicate, quarantined, received, refused_*}."""
+        """source → {pending, stored, stored_flagged, duplicate, quarantined, received, refused_*,
+        last_received_at (µs)}."""
 
     # -- reading the context ----------------------------------------------------------------
     @abstractmethod
@@ -200,7 +201,8 @@ class Store(ABC):
         """The entity with every attribute instance in [start, end) (newest ``last_n`` per attribute)."""
 
 
-def ledger_view(rows: Iterable[tuple[str, str, int]], refusals: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+def ledger_view(rows: Iterable[tuple[str, str, int]], refusals: Iterable[tuple[str, str, int]],
+                last_received: Iterable[tuple[str, int]] = ()) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for source, outcome, n in rows:
         d = out.setdefault(source, {k: 0 for k in OUTCOME_NAMES.values()})
@@ -210,4 +212,7 @@ def ledger_view(rows: Iterable[tuple[str, str, int]], refusals: Iterable[tuple[s
     for source, reason, n in refusals:
         d = out.setdefault(source, {k: 0 for k in OUTCOME_NAMES.values()} | {"received": 0})
         d[f"refused_{reason}"] = n
+    for source, at in last_received:  # µs since the epoch of the newest message archived
+        if source in out:
+            out[source]["last_received_at"] = at
     return out

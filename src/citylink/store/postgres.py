@@ -274,6 +274,11 @@ class PostgresStore(Store):
                   ((m.id, sids[m.source], from_us(m.received_at), m.transport, m.meta or None, m.body) for m in messages))
             c.executemany("INSERT INTO ledger VALUES (%s, 'pending', %s) ON CONFLICT (sid, outcome) "
                           "DO UPDATE SET n = ledger.n + excluded.n", list(counts.items()))
+            last: dict[int, int] = {}
+            for m in messages:
+                last[sids[m.source]] = max(last.get(sids[m.source], 0), m.received_at)
+            c.executemany("UPDATE sources SET last_received_at = greatest(last_received_at, %s) WHERE sid = %s",
+                          [(from_us(t), s) for s, t in last.items()])
 
     def register_attributes(self, catalog):
         with self._tx() as c:
@@ -494,7 +499,9 @@ class PostgresStore(Store):
         r = self._r
         rows = r.execute("SELECT s.name, l.outcome, l.n FROM ledger l JOIN sources s USING (sid)").fetchall()
         refusals = r.execute("SELECT source, reason, n FROM transport_refusals").fetchall()
-        return ledger_view(rows, refusals)
+        last = [(n, to_us(t)) for n, t in r.execute(
+            "SELECT name, last_received_at FROM sources WHERE last_received_at IS NOT NULL").fetchall()]
+        return ledger_view(rows, refusals, last)
 
     # -- reading the context -------------------------------------------------------------------
     _ATTR_SQL = ("SELECT a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "

@@ -211,6 +211,12 @@ class SQLiteStore(Store):
                           "VALUES (?,?,?,?,?,?)", rows)
             c.executemany("INSERT INTO ledger VALUES (?, 'pending', ?) ON CONFLICT(sid, outcome) "
                           "DO UPDATE SET n = n + excluded.n", list(counts.items()))
+            last: dict[int, int] = {}
+            for m in messages:
+                sid = self._sids[m.source]
+                last[sid] = max(last.get(sid, 0), m.received_at)
+            c.executemany("UPDATE sources SET last_received_at = max(coalesce(last_received_at, 0), ?) WHERE sid = ?",
+                          [(t, s) for s, t in last.items()])
 
     def register_attributes(self, catalog):
         with self._tx() as c:
@@ -395,7 +401,8 @@ class SQLiteStore(Store):
     def ledger(self):
         rows = self._r.execute("SELECT s.name, l.outcome, l.n FROM ledger l JOIN sources s USING(sid)").fetchall()
         refusals = self._r.execute("SELECT source, reason, n FROM transport_refusals").fetchall()
-        return ledger_view(rows, refusals)
+        last = self._r.execute("SELECT name, last_received_at FROM sources WHERE last_received_at IS NOT NULL").fetchall()
+        return ledger_view(rows, refusals, last)
 
     # -- reading the context -------------------------------------------------------------------
     _ATTR_SQL = ("SELECT a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
