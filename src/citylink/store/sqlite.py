@@ -202,19 +202,18 @@ class SQLiteStore(Store):
         with self._tx() as c:
             rows = []
             counts: dict[int, int] = {}
+            last: dict[int, int] = {}
             for m in messages:
                 sid = self._sid(c, m.source)
                 counts[sid] = counts.get(sid, 0) + 1
+                if m.received_at > last.get(sid, 0):
+                    last[sid] = m.received_at
                 rows.append((m.id, sid, m.received_at, m.transport,
                              orjson.dumps(m.meta).decode() if m.meta else None, m.body))
             c.executemany("INSERT INTO raw_messages(id, sid, received_at, transport, meta, body) "
                           "VALUES (?,?,?,?,?,?)", rows)
             c.executemany("INSERT INTO ledger VALUES (?, 'pending', ?) ON CONFLICT(sid, outcome) "
                           "DO UPDATE SET n = n + excluded.n", list(counts.items()))
-            last: dict[int, int] = {}
-            for m in messages:
-                sid = self._sids[m.source]
-                last[sid] = max(last.get(sid, 0), m.received_at)
             c.executemany("UPDATE sources SET last_received_at = max(coalesce(last_received_at, 0), ?) WHERE sid = ?",
                           [(t, s) for s, t in last.items()])
 
