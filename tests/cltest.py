@@ -216,3 +216,13 @@ def wait_until(pred, timeout: float = 15.0, interval: float = 0.05):
             return v
         time.sleep(interval)
     return pred()
+
+
+def acme_variant(bins_dir: Path, source: str, namespace: str, transport: str) -> Path:
+    """The shipped ACME bins source under another id, namespace and ``transport:`` block (YAML lines
+    after ``transport:``), without its device registry; written beside the others."""
+    text = (bins_dir / "sources/bins-acme-http.yaml").read_text()
+    text = (text.replace("id: bins-acme-http", f"id: {source}").replace("namespace: acme", f"namespace: {namespace}")
+            .replace("transport:\n  type: http_push", "transport:\n" + transport.rstrip("\n"))
+            .replace("devices: ../devices/bins-acme-http.csv\n", ""))
+    return write(bins_dir / f"sources/{source}.yaml", text)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cltest import acme_body, make_platform, wait_until
+from cltest import acme_body, acme_variant, make_platform, wait_until
 from citylink.adapters.http_poll import HttpPoll, _next_cursor
 
 SOURCE = "bins-acme-poll"
@@ -75,13 +75,9 @@ def vendor():
 @pytest.fixture
 def poll_platform(tmp_path, bins_dir, vendor, monkeypatch):
     monkeypatch.setenv("ACME_API_KEY", "s3cret")
-    spec = (bins_dir / "sources/bins-acme-http.yaml").read_text()
-    spec = (spec.replace("id: bins-acme-http", f"id: {SOURCE}").replace("namespace: acme", "namespace: acme-poll")
-            .replace("transport:\n  type: http_push",
-                     f"transport:\n  type: http_poll\n  url: {vendor.url}\n  interval: 0.05\n  cursor_param: since\n"
-                     "  cursor_from: seq\n  headers: {Authorization: 'Bearer ${ACME_API_KEY}'}")
-            .replace("devices: ../devices/bins-acme-http.csv\n", ""))
-    (bins_dir / f"sources/{SOURCE}.yaml").write_text(spec)
+    acme_variant(bins_dir, SOURCE, "acme-poll",
+                 f"  type: http_poll\n  url: {vendor.url}\n  interval: 0.05\n  cursor_param: since\n"
+                 "  cursor_from: seq\n  headers: {Authorization: 'Bearer ${ACME_API_KEY}'}")
     p = make_platform(tmp_path / "data")
     p.start(specs_dir=bins_dir.parent, watch=False)
     yield p

@@ -7,7 +7,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from cltest import acme_body, make_platform, wait_until
+from cltest import acme_body, acme_variant, make_platform, wait_until
 from citylink.adapters.broker import LocalMosquitto
 from citylink.adapters.mqtt import Broker, MqttIngest
 
@@ -26,11 +26,7 @@ def broker(tmp_path):
 
 @pytest.fixture
 def mqtt_platform(tmp_path, bins_dir):
-    spec = (bins_dir / "sources/bins-acme-http.yaml").read_text()
-    spec = (spec.replace("id: bins-acme-http", f"id: {SOURCE}").replace("namespace: acme", "namespace: acme-mqtt")
-            .replace("transport:\n  type: http_push", f"transport:\n  type: mqtt\n  topic: {TOPIC}")
-            .replace("devices: ../devices/bins-acme-http.csv\n", ""))
-    (bins_dir / f"sources/{SOURCE}.yaml").write_text(spec)
+    acme_variant(bins_dir, SOURCE, "acme-mqtt", f"  type: mqtt\n  topic: {TOPIC}")
     p = make_platform(tmp_path / "data")
     p.start(specs_dir=bins_dir.parent, watch=False)
     yield p
@@ -168,11 +164,8 @@ def test_spec_check_wants_a_topic_and_knows_the_keys(tmp_path, bins_dir):
 def test_two_sources_may_not_share_a_topic(bins_dir):
     from citylink.errors import SpecError
     from citylink.spec.loader import load_paths
-    text = (bins_dir / "sources/bins-acme-http.yaml").read_text()
     for sid in ("bins-m1", "bins-m2"):
-        (bins_dir / f"sources/{sid}.yaml").write_text(
-            text.replace("id: bins-acme-http", f"id: {sid}").replace("namespace: acme", f"namespace: {sid}")
-            .replace("transport:\n  type: http_push", "transport:\n  type: mqtt\n  topic: shared/+"))
+        acme_variant(bins_dir, sid, sid, "  type: mqtt\n  topic: shared/+")
     with pytest.raises(SpecError) as e:
         load_paths([bins_dir])
     [p] = e.value.problems
