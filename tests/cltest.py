@@ -55,7 +55,7 @@ entity_types:
       location: {type: GeoProperty}
 """
 
-AIR_NS = "https://w3id.org/citylink/ns/air/"
+AIR_NS = "https://w3id.org/citylink/ns/"
 
 
 def air_source(sid: str = "air-a", *, namespace: str | None = None, body: str = "", payload: str = "{format: json}",

@@ -251,3 +251,17 @@ def test_a_testing_source_is_stored_but_not_published(client, platform, tmp_path
     platform.apply_specs([live])
     platform.reload()
     assert get(client, entity_url(A17)).json()["id"] == A17
+
+
+def test_the_served_context_scopes_terms_whose_meaning_depends_on_the_type():
+    from citylink.api.context import terms
+    from citylink.config import BUNDLED_SPECS
+    from citylink.spec.loader import load_paths
+
+    t = terms(load_paths([BUNDLED_SPECS]))
+    assert "status" not in t  # two Smart Data Models define it differently …
+    assert t["WasteContainer"]["@context"]["status"] == SDM + "status"  # … so each type says which it means
+    assert t["ParkingSpot"]["@context"]["status"] == "https://smartdatamodels.org/dataModel.Parking/status"
+    assert t["ParkingSpot"]["@id"] == "https://smartdatamodels.org/dataModel.Parking/ParkingSpot"
+    assert t["vehiclePlate"] == "https://w3id.org/citylink/ns/vehiclePlate"  # one meaning in both parking services
+    assert t["fillingLevel"] == SDM + "fillingLevel"

@@ -64,7 +64,7 @@ def test_shipped_acme_example_is_stored_with_unit_conversion(bins):
     for o in batch.observations:
         assert o[0] == rid and o[1] == acme_urn("A-17") and o[7] == EXAMPLE_US and o[8] == 0
     assert obs["fillingLevel"][2] == SDM + "fillingLevel"
-    assert obs["compactionCount"][2] == "https://w3id.org/citylink/ns/waste-bins/compactionCount"
+    assert obs["compactionCount"][2] == "https://w3id.org/citylink/ns/compactionCount"
     ent = batch.entities[acme_urn("A-17")]
     assert (ent.type, ent.service, ent.department, ent.source) == ("WasteContainer", "waste-bins", "sanitation", ACME)
     assert (ent.lon, ent.lat) == (pytest.approx(127.0471), pytest.approx(37.6688))  # from the registry

@@ -291,3 +291,15 @@ def test_every_shipped_example_would_be_stored():
         for r in reports:
             assert r["outcome"] in ("stored", "stored_flagged"), (sid, r)
             assert r["values"], (sid, r)
+
+
+def test_one_type_means_one_thing_by_an_attribute_in_every_service(tmp_path):
+    other = (AIR_SERVICE.replace("id: air", "id: air-two")
+             .replace("      hcho: {type: Number, unit: GQ}", "      hcho: {type: Number, unit: GQ, iri: 'https://example.org/hcho'}"))
+    d = spec_dir(tmp_path / "specs", {"a/service.yaml": AIR_SERVICE, "b/service.yaml": other})
+    with pytest.raises(SpecError) as e:
+        load_paths([d])
+    [p] = e.value.problems
+    assert p.type == "term_collision" and p.path == "entity_types.AirQualityObserved.attributes.hcho"
+    assert p.file.endswith("b/service.yaml") and p.line == other.splitlines().index(
+        "      hcho: {type: Number, unit: GQ, iri: 'https://example.org/hcho'}") + 1

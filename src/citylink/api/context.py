@@ -13,14 +13,28 @@ CONTEXT_PATH = "/ngsi-ld/v1/jsonldContexts/citylink"
 LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
-def terms(specs: SpecSet) -> dict[str, str]:
-    out = {"qualityFlags": CITYLINK_NS + "qualityFlags"}
+def terms(specs: SpecSet) -> dict:
+    """Term → IRI.  A term with one meaning everywhere is mapped at the top; one whose IRI depends on
+    the entity type (``status`` of a WasteContainer and of a ParkingSpot, from two Smart Data Models)
+    is mapped inside each type's scoped context, as JSON-LD 1.1 allows."""
+    by_term: dict[str, dict[str, str]] = {}   # term → {type: iri}
+    types: dict[str, str] = {}
     for svc in specs.services.values():
         for et in svc.entity_types.values():
-            out[et.name] = et.iri
+            types[et.name] = et.iri
             for a in et.attributes.values():
                 if not a.iri.startswith("https://uri.etsi.org/ngsi-ld/"):
-                    out[a.name] = a.iri
+                    by_term.setdefault(a.name, {})[et.name] = a.iri
+    out: dict = {"qualityFlags": CITYLINK_NS + "qualityFlags"}
+    scoped: dict[str, dict[str, str]] = {}
+    for term, iris in sorted(by_term.items()):
+        if len(set(iris.values())) == 1:
+            out[term] = next(iter(iris.values()))
+        else:
+            for tname, iri in iris.items():
+                scoped.setdefault(tname, {})[term] = iri
+    for tname, iri in sorted(types.items()):
+        out[tname] = {"@id": iri, "@context": scoped[tname]} if tname in scoped else iri
     return out
 
 

@@ -23,7 +23,7 @@ import jsonschema
 import yaml
 
 from ..errors import SpecError, SpecProblem
-from .model import (CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, EntityTypeSpec, Label, ServiceSpec,
+from .model import (CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, EntityTypeSpec, Label, ServiceSpec,
                     SourceSpec, SpecFile, SpecSet, duration_seconds)
 from .yamlloc import load_located
 
@@ -103,7 +103,7 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
         if _check_refs(src, specs, problems):
             specs.sources[src.id] = src
     if not problems:
-        problems += _shared_transport_keys(specs)
+        problems += _shared_transport_keys(specs) + _term_collisions(specs)
     if compile_sources and not problems:
         from ..normalize.compiler import CompileProblem, compile_source
         for src in specs.sources.values():
@@ -116,6 +116,30 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
     if problems:
         raise SpecError(problems)
     return specs
+
+
+def _term_collisions(specs: SpecSet) -> list[SpecProblem]:
+    """A type name has one IRI everywhere, and within a type an attribute name has one IRI: two services
+    sharing ParkingSpot must mean the same by its ``status``.  (Different types may differ: the served
+    @context scopes such terms by type.)"""
+    types: dict[str, tuple[str, str]] = {}
+    attrs: dict[tuple[str, str], tuple[str, str]] = {}
+    out = []
+    for sid, svc in sorted(specs.services.items()):
+        f = svc.origin
+        for tname, et in svc.entity_types.items():
+            first = types.setdefault(tname, (et.iri, sid))
+            if first[0] != et.iri:
+                out.append(SpecProblem("term_collision", f.file, f.line(("entity_types", tname)), f"entity_types.{tname}",
+                                       f"{tname} is {first[0]} in service {first[1]!r}, here {et.iri}", et.iri))
+            for aname, a in et.attributes.items():
+                first = attrs.setdefault((tname, aname), (a.iri, sid))
+                if first[0] != a.iri:
+                    path = ("entity_types", tname, "attributes", aname)
+                    out.append(SpecProblem("term_collision", f.file, f.line(path), ".".join(path),
+                                           f"{tname}.{aname} is {first[0]} in service {first[1]!r}, here {a.iri}",
+                                           a.iri))
+    return out
 
 
 def _shared_transport_keys(specs: SpecSet) -> list[SpecProblem]:
@@ -191,7 +215,7 @@ def _service(sf: SpecFile, problems) -> ServiceSpec:
     default_vis = d.get("visibility", "internal")
     types = {}
     for tname, t in d["entity_types"].items():
-        ns = t.get("namespace") or f"https://w3id.org/citylink/ns/{d['id']}/"
+        ns = t.get("namespace") or CITYLINK_NS  # one vocabulary: a term means the same in every service
         attrs = {}
         for aname, a in t["attributes"].items():
             path = ("entity_types", tname, "attributes", aname)
