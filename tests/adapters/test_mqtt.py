@@ -109,10 +109,6 @@ def test_nothing_is_lost_while_citylink_is_away_and_redelivery_is_a_duplicate(br
         again.stop()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "OPEN DEFECT (issue 3): in about 1 run in 10, one of the 100 messages the restarted broker acknowledged "
-    "after CityLink reconnected never reaches the archive (seen with Mosquitto 2.0.11, persistence on, "
-    "session present). Not yet known whether the broker or the adapter drops it."))
 def test_reconnects_when_the_broker_restarts(broker, mqtt_platform):
     ingest = MqttIngest(mqtt_platform, broker.url, client_id="citylink-test", max_reconnect_delay=2).start()
     try:

@@ -6,6 +6,7 @@ A production broker is run by the operator with the same configuration file.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -32,6 +33,11 @@ class LocalMosquitto:
         conf = CONFIG.read_text()
         conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
         conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.dir}/", conf)
+        if os.geteuid() == 0:
+            # started as root, Mosquitto drops to the user "mosquitto", which cannot reach a private
+            # directory of root's: its persistence would silently fail and sessions would not survive
+            # a broker restart.  This broker is for tests and benchmarks: it may stay root.
+            conf += "\nuser root\n"
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(conf)
         self.log = self.dir / "mosquitto.log"

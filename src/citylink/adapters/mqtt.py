@@ -72,7 +72,7 @@ class MqttIngest:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._revision = None
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # connected *and* subscribed
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
                         protocol=mqtt.MQTTv311, manual_ack=True)
         if self.broker.username:
@@ -83,6 +83,7 @@ class MqttIngest:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         self.client = c
         self._flusher = threading.Thread(target=self._flush_loop, name="citylink-mqtt-flush", daemon=True)
 
@@ -134,7 +135,13 @@ class MqttIngest:
                  flags.session_present)
         if self._routes:
             client.subscribe([(t, q) for t, (_, q) in self._routes.items()])
-        self.connected.set()
+        else:
+            self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("MQTT broker refused a subscription: %s", reason_codes)
+        self.connected.set()  # ready: the broker routes the sources' topics to this session
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
