@@ -78,6 +78,15 @@ def cached_key(c, cache: dict, sql: str, key: str, missing: str) -> int:
     return hit
 
 
+def ensured_key(c, cache: dict, insert_sql: str, select_sql: str, key: str) -> int:
+    """An integer key from ``cache``, else from the database, inserting the row first if it is new."""
+    hit = cache.get(key)
+    if hit is None:
+        c.execute(insert_sql, (key,))
+        hit = cache[key] = c.execute(select_sql, (key,)).fetchone()[0]
+    return hit
+
+
 def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:
     """Observation rows (eid, aid, ds, observed_at, ...) → the newest per (eid, aid, ds)."""
     best: dict[tuple, tuple] = {}

@@ -32,7 +32,8 @@ from ..clock import from_us, to_us
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
 from ..spec.devices import Device
-from .base import AttrRow, EntityRow, SpecRow, Store, cached_key, latest_per_key, ledger_view, migrations
+from .base import (AttrRow, EntityRow, SpecRow, Store, cached_key, ensured_key, latest_per_key, ledger_view,
+                   migrations)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -255,12 +256,8 @@ class PostgresStore(Store):
 
     # -- the pipeline ----------------------------------------------------------------------
     def _sid(self, c, source: str) -> int:
-        sid = self._sids.get(source)
-        if sid is None:
-            c.execute("INSERT INTO sources(name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (source,))
-            sid = c.execute("SELECT sid FROM sources WHERE name=%s", (source,)).fetchone()[0]
-            self._sids[source] = sid
-        return sid
+        return ensured_key(c, self._sids, "INSERT INTO sources(name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                           "SELECT sid FROM sources WHERE name=%s", source)
 
     def archive(self, messages):
         if not messages:

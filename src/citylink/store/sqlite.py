@@ -20,7 +20,8 @@ import orjson
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
 from ..spec.devices import Device
-from .base import AttrRow, EntityRow, SpecRow, Store, cached_key, latest_per_key, ledger_view, migrations
+from .base import (AttrRow, EntityRow, SpecRow, Store, cached_key, ensured_key, latest_per_key, ledger_view,
+                   migrations)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -189,12 +190,8 @@ class SQLiteStore(Store):
 
     # -- the pipeline ----------------------------------------------------------------------
     def _sid(self, c, source: str) -> int:
-        sid = self._sids.get(source)
-        if sid is None:
-            c.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
-            sid = c.execute("SELECT sid FROM sources WHERE name=?", (source,)).fetchone()[0]
-            self._sids[source] = sid
-        return sid
+        return ensured_key(c, self._sids, "INSERT OR IGNORE INTO sources(name) VALUES (?)",
+                           "SELECT sid FROM sources WHERE name=?", source)
 
     def archive(self, messages):
         if not messages:
