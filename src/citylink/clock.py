@@ -66,3 +66,51 @@ def iso(us: int) -> str:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
+
+
+class SimulationClock:
+    """The one clock when simulators drive the platform in the same process: it can hold still at a
+    past moment (a backfill moves it tick by tick, as fast as the platform keeps up), replay from a
+    past moment ``speed`` times faster than ``base`` until it meets ``base``'s present, or be ``base``
+    itself (live).  It never runs ahead of ``base``: nothing stamped by it is in the future, and once a
+    replay has caught up, device health computed from it is live health."""
+
+    def __init__(self, base: Clock | None = None):
+        self.base = base or SystemClock()
+        self._mode: tuple = ("live",)
+
+    def hold(self, at_us: int) -> None:
+        self._mode = ("hold", min(int(at_us), self.base.now_us()))
+
+    def replay(self, from_us: int, speed: float) -> None:
+        if speed < 1:
+            raise ValueError(f"speed {speed}: a replay runs at least as fast as real time (speed >= 1)")
+        self._mode = ("replay", min(int(from_us), self.base.now_us()), self.base.now_us(), float(speed))
+
+    def live(self) -> None:
+        self._mode = ("live",)
+
+    def now_us(self) -> int:
+        mode = self._mode
+        real = self.base.now_us()
+        if mode[0] == "hold":
+            return mode[1]
+        if mode[0] == "replay":
+            _, sim0, real0, speed = mode
+            return min(real, sim0 + int((real - real0) * speed))
+        return real
+
+    @property
+    def caught_up(self) -> bool:
+        return self.now_us() >= self.base.now_us()
+
+    def real_seconds_until(self, at_us: int) -> float:
+        """About how many real seconds until this clock shows ``at_us`` (0 if it does; a held clock
+        never gets there by itself: infinity)."""
+        gap = at_us - self.now_us()
+        if gap <= 0:
+            return 0.0
+        mode = self._mode
+        if mode[0] == "hold":
+            return float("inf")
+        return gap / US / (mode[3] if mode[0] == "replay" and not self.caught_up else 1.0)

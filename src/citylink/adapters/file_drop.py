@@ -29,7 +29,8 @@ register(Transport(
     profile=("A CSV (with a header row) or JSON-lines file in the source's `payload.encoding`, handed to the "
              "district (`citylink import --source <source> FILE`) or dropped in the agreed directory. "
              "Each row (line) is one message; rows are archived exactly as they are in the file."),
-    keys={"directory": "where dropped files are picked up (watched by citylink serve)",
+    keys={"directory": "where dropped files are picked up (watched by citylink serve); a relative path is "
+                      "under the platform's data directory",
           "pattern": "file name pattern, e.g. *.csv (default: every file)"},
     unique=("directory",),
 ))
@@ -68,6 +69,13 @@ def import_file(platform, source: str, path: Path, *, chunk: int = 5000,
     return ids
 
 
+def drop_directory(data_dir: Path, transport: dict) -> Path:
+    """A source's drop directory: ``transport.directory`` as written, or under the platform's data
+    directory when it is relative (``drop/river-hangang`` → ``<data_dir>/drop/river-hangang``)."""
+    folder = Path(transport["directory"]).expanduser()
+    return folder if folder.is_absolute() else Path(data_dir) / folder
+
+
 class FileDrop:
     """Watches the directory of every ``file`` source that names one, by polling (no inotify needed,
     and it works on network shares)."""
@@ -77,6 +85,7 @@ class FileDrop:
         self.interval = interval
         self._sizes: dict[Path, int] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # one scan at a time (the watcher's, or a caller's such as a simulator)
         self._thread = threading.Thread(target=self._run, name="citylink-file-drop", daemon=True)
 
     def start(self) -> "FileDrop":
@@ -99,11 +108,15 @@ class FileDrop:
         for sid, src in self.platform.specs.sources.items():
             t = src.transport
             if t["type"] == "file" and t.get("directory"):
-                out[sid] = (Path(t["directory"]), t.get("pattern", "*"))
+                out[sid] = (drop_directory(self.platform.settings.data_dir, t), t.get("pattern", "*"))
         return out
 
     def scan(self) -> list[tuple[Path, str]]:
         """Take every file that has stopped growing since the last scan; returns (file, done|failed)."""
+        with self._lock:
+            return self._scan()
+
+    def _scan(self) -> list[tuple[Path, str]]:
         handled = []
         for source, (folder, pattern) in self.watched().items():
             if not folder.is_dir():

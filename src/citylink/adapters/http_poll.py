@@ -82,6 +82,7 @@ class HttpPoll:
         self.client = client or httpx.Client(follow_redirects=True)
         self._stop = threading.Event()
         self._due: dict[str, float] = {}
+        self._lock = threading.Lock()  # one poll at a time: two with one cursor would fetch twice
         self.pollers: dict[str, _Poller] = {}
         self._thread = threading.Thread(target=self._run, name="citylink-http-poll", daemon=True)
 
@@ -131,6 +132,23 @@ class HttpPoll:
 
     def poll(self, p: _Poller) -> float:
         """One poll of one source; returns the seconds until the next one (the interval, or a back-off)."""
+        with self._lock:
+            return self._poll(p)
+
+    def catch_up(self, max_polls: int = 1000) -> int:
+        """Poll every source now, again and again until a poll brings nothing new (or fails); returns the
+        messages fetched.  For a caller that knows the vendor has news, such as a simulator."""
+        total = 0
+        for p in list(self.pollers.values()):
+            for _ in range(max_polls):
+                before = p.health.messages
+                self.poll(p)
+                if p.health.messages == before or not p.health.ok:
+                    break
+                total += p.health.messages - before
+        return total
+
+    def _poll(self, p: _Poller) -> float:
         platform = self.platform
         p.health.polls += 1
         params = {}

@@ -44,12 +44,25 @@ def platform(ctx: typer.Context, *, start: bool = True, watch: bool = False, **m
     return p
 
 
+def stop_on_signals(stop) -> None:
+    """Ctrl-C (SIGINT) and SIGTERM set ``stop`` so a long-running command ends cleanly (a second
+    Ctrl-C interrupts at once)."""
+    import signal
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
 def fail(msg: str, code: int = 1):
     err.print(msg, markup=False, highlight=False)
     raise typer.Exit(code)
 
 
-from . import ingest, serve, specs, sources  # noqa: E402,F401  (register commands)
+from . import demo, ingest, serve, simulate, specs, sources  # noqa: E402,F401  (register commands)
 
 
 def main() -> None:

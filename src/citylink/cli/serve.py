@@ -1,12 +1,13 @@
 """``citylink serve``: the platform and its HTTP API in one process."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from . import app, console, platform
+from . import app, console, fail, settings, stop_on_signals
 
 
 @app.command("serve")
@@ -15,28 +16,24 @@ def serve(ctx: typer.Context,
                                                    "(default: the configured specs_dir)."),
           host: Optional[str] = typer.Option(None, "--host"), port: Optional[int] = typer.Option(None, "--port")):
     """Serve ingest and the NGSI-LD API on the configured store, reloading specs as they change."""
-    import uvicorn
-
-    from ..api.app import create_app
-    p = platform(ctx, start=False, host=host, port=port)
-    p.start(specs_dir=specs_dir or p.settings.specs_dir, watch=True)
-    s = p.settings
+    from ..platform import tune_gc
+    from ..runtime import Runtime
+    tune_gc()
+    s = settings(ctx, host=host, port=port)
+    rt = Runtime(s)
+    try:
+        rt.start(specs_dir or s.specs_dir)
+    except (RuntimeError, OSError) as e:
+        rt.stop()
+        fail(str(e))
+    p = rt.platform
     console.print(f"CityLink on http://{s.host}:{s.port}  store={p.store.url}  "
                   f"sources={len(p.specs.sources)}  (Ctrl-C stops)")
-    from ..adapters.file_drop import FileDrop
-    from ..adapters.http_poll import HttpPoll
-    drop = FileDrop(p).start()  # watches the directories that file sources name (none: it idles)
-    poll = HttpPoll(p).start()  # polls the http_poll sources (none: it idles)
-    mqtt = None
-    if s.mqtt_url:
-        from ..adapters.mqtt import MqttIngest
-        mqtt = MqttIngest(p, s.mqtt_url).start()
-        console.print(f"MQTT: subscribing at {s.mqtt_url} for the sources that use it")
+    if rt.mqtt is not None:
+        console.print(f"MQTT: subscribing at {rt.mqtt_url} for the sources that use it")
+    stop = threading.Event()
+    stop_on_signals(stop)
     try:
-        uvicorn.run(create_app(p), host=s.host, port=s.port, log_level="warning")
+        stop.wait()
     finally:
-        drop.stop()
-        poll.stop()
-        if mqtt is not None:
-            mqtt.stop()
-        p.stop()
+        rt.stop()

@@ -126,6 +126,42 @@ def decode_cayenne_lpp(raw: bytes) -> dict:
     return out
 
 
+def encode_bytes(values: dict, fields: list[dict]) -> bytes:
+    """The inverse of :func:`decode_bytes`: a device's payload from its field values (for simulators and
+    for vendors checking their encoder).  Scaled fields are divided and rounded; ``bits`` fields are
+    OR-ed into their shared value."""
+    out = bytearray()
+    for f in fields:
+        fmt = TYPES[f["type"]]
+        size = struct.calcsize(fmt)
+        pos = f.get("offset", len(out))
+        if len(out) < pos + size:
+            out.extend(bytes(pos + size - len(out)))
+        v = values[f["name"]]
+        if "scale" in f:
+            v = v / f["scale"]
+        v = float(v) if fmt[-1] == "f" else int(round(v))
+        if "bits" in f:
+            lo, _ = f["bits"]
+            (old,) = struct.unpack_from(fmt, out, pos)
+            v = old | (v << lo)
+        struct.pack_into(fmt, out, pos, v)
+    return bytes(out)
+
+
+def encode_cayenne_lpp(values: dict) -> bytes:
+    """The inverse of :func:`decode_cayenne_lpp` for scalar types: keys are ``<type name>_<channel>``."""
+    by_name = {name: (kind, size, signed, div) for kind, (name, size, signed, div) in LPP.items()}
+    out = bytearray()
+    for key, v in values.items():
+        name, _, channel = key.rpartition("_")
+        kind, size, signed, div = by_name[name]
+        if kind == 136 or size == 6:
+            raise ValueError(f"encode_cayenne_lpp: {name} is not a scalar type")
+        out += bytes([int(channel), kind]) + int(round(v * div)).to_bytes(size, "big", signed=signed)
+    return bytes(out)
+
+
 class LoRaWanFormat:
     name = "lorawan"
     _json = JsonFormat()

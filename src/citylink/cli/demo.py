@@ -1,0 +1,163 @@
+"""``citylink demo``: the platform on its embedded defaults plus simulated vendors for every service,
+in one process on one clock, with a live summary per service.  See docs/demo.md."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Optional
+
+import typer
+
+from . import app, console, fail, settings, stop_on_signals
+from .simulate import BACKFILL, FAULTS, FLEET, SEED, SPEED, WINDOW, Plan
+
+DAY_US = 86_400_000_000
+
+
+@app.command("demo")
+def demo(ctx: typer.Context,
+         host: Optional[str] = typer.Option(None, "--host"), port: Optional[int] = typer.Option(None, "--port"),
+         seed: int = SEED, faults: str = typer.Option("all=0.002", "--faults", help=FAULTS.help),
+         fleet: Optional[int] = FLEET,
+         backfill: Optional[float] = typer.Option(None, "--backfill", help=BACKFILL.help + " Default: a day on "
+                                                  "a new data directory; else the time since the last run (at most "
+                                                  "a day)."),
+         speed: float = SPEED, window: str = WINDOW,
+         duration: Optional[str] = typer.Option(None, "--duration", help="Stop after running this long live "
+                                                "(ISO 8601, e.g. PT10M); default: until Ctrl-C."),
+         summary_every: float = typer.Option(2.0, "--summary-every", help="Seconds between summary updates.")):
+    """Run the platform with simulated vendors for every service: open the printed URLs and watch."""
+    from ..clock import SimulationClock
+    from ..runtime import Runtime
+    from ..simulate.engine import Limits, Simulation
+    from ..simulate.faults import parse_rates
+    from ..simulate.fleet import enroll
+    from ..simulate.profile import load_profiles
+    from ..simulate.senders import Context
+    try:
+        rates = parse_rates(faults)
+    except ValueError as e:
+        fail(str(e), 2)
+    from ..platform import tune_gc
+    tune_gc()
+    s = settings(ctx, host=host, port=port)
+    clock = SimulationClock()
+    rt = Runtime(s, clock=clock, embedded_broker=True)
+    try:
+        rt.start(s.specs_dir, adapters=False)
+    except (RuntimeError, OSError) as e:
+        rt.stop()
+        fail(str(e))
+    p = rt.platform
+    now = clock.base.now_us()
+    last = max((v.get("last_received_at") or 0 for v in p.store.ledger().values()), default=0)
+    if backfill is None:
+        backfill = 1.0 if not last else min(1.0, max(0.0, (now - last) / DAY_US))
+    try:
+        plan = Plan(now, backfill, speed, window, duration)
+        profiles = load_profiles()
+        registries, tokens = enroll(p, profiles, seed=seed, count=fleet)
+        sim = Simulation(p.specs, registries, Context(rt.url, tokens, rt.mqtt_url, s.data_dir), clock, seed=seed,
+                         faults=rates, profiles=profiles, after_tick=rt.settle,
+                         limits=Limits(s.late_after_seconds, s.max_future_seconds))
+        sim.prepare(plan.backfill_from or plan.replay_from or now)  # the vendors' side is up before the adapters
+    except (ValueError, OSError) as e:
+        rt.stop()
+        fail(str(e), 2)
+    rt.start_adapters()
+    broker = "embedded" if rt.broker else rt.mqtt_url
+    console.print(f"""
+[bold]CityLink demo[/bold] — {len(p.specs.services)} services, {len(p.specs.sources)} sources, data in {s.data_dir}
+  API:          {rt.url}/ngsi-ld/v1/entities?type=WasteContainer
+  ledger:       {rt.url}/api/ledger
+  health:       {rt.url}/readyz
+  MQTT broker:  {rt.mqtt_url} ({broker})
+  simulating:   seed {seed}, faults {faults or 'none'}, """
+                  + (f"backfill {backfill:g} d, " if plan.backfill_from else "")
+                  + (f"replay {window} at {speed:g}x, " if plan.replay_from else "") + "then live.  Ctrl-C stops.\n",
+                  highlight=False)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    until = clock.base.now_us() + int(plan.duration_s * 1e6) if plan.duration_s is not None else None
+    failure: list[BaseException] = []
+
+    def drive():
+        try:
+            sim.run(backfill_from=plan.backfill_from, replay_from=plan.replay_from, speed=plan.speed, live=True,
+                    until=until, stop=stop)
+        except BaseException as e:  # noqa: BLE001 - reported below, after a clean stop
+            failure.append(e)
+        finally:
+            stop.set()
+    runner = threading.Thread(target=drive, name="citylink-simulation", daemon=True)
+    runner.start()
+    board = Summary(p, registries, sim)
+    try:
+        board.show(stop, summary_every)
+    finally:
+        stop.set()
+        runner.join(timeout=60)  # the simulators deliver what they hold first
+        rt.settle()              # take in the last files and vendor API records
+        rt.stop()
+        sim.close()
+    console.print(board.render(final=True))
+    console.print(f"stopped; the data stays in {s.data_dir} — run the demo again to go on from here.")
+    if failure:
+        fail(f"the simulation stopped: {type(failure[0]).__name__}: {failure[0]}")
+
+
+class Summary:
+    """One line per service: devices, messages, what became of them, and when the last one came."""
+
+    def __init__(self, platform, registries, sim):
+        self.p, self.sim = platform, sim
+        self.devices = {sid: len(devs) for sid, devs in registries.items()}
+        self._prev: tuple[float, dict[str, int]] | None = None
+
+    def rows(self) -> list[tuple]:
+        ledger = self.p.store.ledger()
+        services: dict[str, dict] = {}
+        for sid, src in sorted(self.p.specs.sources.items()):
+            row = services.setdefault(src.service, {"sources": 0, "devices": 0, "received": 0, "stored": 0,
+                                                    "duplicate": 0, "quarantined": 0, "last": 0})
+            led = ledger.get(sid, {})
+            row["sources"] += 1
+            row["devices"] += self.devices.get(sid, 0)
+            for k in ("received", "duplicate", "quarantined"):
+                row[k] += led.get(k, 0)
+            row["stored"] += led.get("stored", 0) + led.get("stored_flagged", 0)
+            row["last"] = max(row["last"], led.get("last_received_at") or 0)
+        now = time.monotonic()
+        rate = {}
+        if self._prev is not None and now > self._prev[0]:
+            rate = {k: (v["received"] - self._prev[1].get(k, 0)) / (now - self._prev[0]) for k, v in services.items()}
+        self._prev = (now, {k: v["received"] for k, v in services.items()})
+        return [(svc, v, rate.get(svc)) for svc, v in services.items()]
+
+    def render(self, final: bool = False):
+        from datetime import datetime, timedelta, timezone
+
+        from rich.table import Table
+        kst = timezone(timedelta(hours=9))
+        t = Table(title=None if final else f"simulated time {datetime.fromtimestamp(self.p.clock.now_us() / 1e6, kst):%Y-%m-%d %H:%M:%S} KST",
+                  box=None, pad_edge=False, header_style="bold")
+        for col in ("service", "sources", "devices", "messages", "msg/s", "stored", "duplicate", "quarantined",
+                    "last message (KST)"):
+            t.add_column(col, justify="left" if col in ("service", "last message (KST)") else "right")
+        for svc, v, rate in self.rows():
+            last = datetime.fromtimestamp(v["last"] / 1e6, kst).strftime("%m-%d %H:%M:%S") if v["last"] else "—"
+            t.add_row(svc, str(v["sources"]), str(v["devices"]), f"{v['received']:,}",
+                      "" if rate is None else f"{rate:,.0f}", f"{v['stored']:,}", f"{v['duplicate']:,}",
+                      f"{v['quarantined']:,}", last)
+        return t
+
+    def show(self, stop: threading.Event, every: float) -> None:
+        if sys.stdout.isatty():
+            from rich.live import Live
+            with Live(self.render(), console=console, refresh_per_second=4, transient=False) as live:
+                while not stop.wait(every):
+                    live.update(self.render())
+        else:  # piped: a block of lines now and then, not a redrawn screen
+            while not stop.wait(max(every, 10.0)):
+                console.print(self.render())
