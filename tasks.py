@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run CityLink with nothing but Python 3.11+ and the package registries.
 
-    python3 tasks.py demo    # make .venv, install, serve the platform with the shipped specs
+    python3 tasks.py demo    # make .venv, install, run `citylink demo` (platform + simulated vendors)
     python3 tasks.py test    # make .venv, install with test extras, run the test suite
     python3 tasks.py bench   # the ingest benchmark (not part of the tests)
 
@@ -47,25 +47,11 @@ def run(cmd: list[str], **kw) -> None:
 
 
 def demo(args: list[str]) -> None:
+    """``citylink demo``: the platform on its embedded defaults with simulated vendors for every service."""
     setup()
     data = os.environ.get("CITYLINK_DATA_DIR", str(ROOT / "var" / "demo"))
-    env = dict(os.environ, CITYLINK_DATA_DIR=data)
     cl = str(BIN / "citylink")
-    run([cl, "spec", "apply", "src/citylink/data/specs"], env=env, stdout=subprocess.DEVNULL)
-    token = subprocess.run([cl, "sources", "token", "bins-acme-http", "--label", "demo", "--revoke-old"], cwd=ROOT,
-                           env=env, capture_output=True, text=True, check=True).stdout.strip()
-    port = next((a.split("=", 1)[1] for a in args if a.startswith("--port=")), "8080")
-    from datetime import datetime, timedelta, timezone
-    now = datetime.now(timezone(timedelta(hours=9))).strftime("%Y-%m-%dT%H:%M:%S+09:00")
-    print(f"""
-CityLink demo — data in {data}
-  push a reading:  curl -X POST http://127.0.0.1:{port}/ingest/bins-acme-http \\
-                     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
-                     -d '{{"deviceId":"A-17","ts":"{now}","fill_pct":73,"temp_c":12.5,"state":"0"}}'
-  read it back:    curl 'http://127.0.0.1:{port}/ngsi-ld/v1/entities?type=WasteContainer'
-  ledger:          curl http://127.0.0.1:{port}/api/ledger
-""", flush=True)
-    os.execve(cl, [cl, "serve", "--port", port, *[a for a in args if not a.startswith("--port=")]], env)
+    os.execve(cl, [cl, "--data-dir", data, "demo", *args], dict(os.environ, CITYLINK_DATA_DIR=data))
 
 
 def test(args: list[str]) -> None:

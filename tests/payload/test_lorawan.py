@@ -167,3 +167,30 @@ def test_lorawan_over_mqtt_end_to_end(tmp_path, bins_dir):
         finally:
             ingest.stop()
             p.stop()
+
+
+# -- the encoders: the declared decoders run backwards (simulators, vendors checking their firmware) -----
+from citylink.payload.lorawan_format import decode_bytes, decode_cayenne_lpp, encode_bytes, encode_cayenne_lpp  # noqa: E402
+
+LAYOUT = [{"name": "deicer_g", "type": "uint16be"}, {"name": "lid", "type": "uint8"},
+          {"name": "batt_mv", "type": "uint16le"}, {"name": "temp_c", "type": "int16be", "scale": 0.1},
+          {"name": "ratio", "type": "float32be"}]
+
+
+def test_a_byte_layout_encodes_what_it_decodes():
+    values = {"deicer_g": 18000, "lid": 1, "batt_mv": 3580, "temp_c": -4.2, "ratio": 0.5}
+    raw = encode_bytes(values, LAYOUT)
+    assert len(raw) == 2 + 1 + 2 + 2 + 4
+    assert decode_bytes(raw, LAYOUT) == values
+
+
+def test_bit_fields_share_their_byte():
+    layout = [{"name": "lid", "type": "uint8", "offset": 0, "bits": [0, 1]},
+              {"name": "alarm", "type": "uint8", "offset": 0, "bits": [1, 2]}]
+    raw = encode_bytes({"lid": 1, "alarm": 1}, layout)
+    assert raw == b"\x03" and decode_bytes(raw, layout) == {"lid": 1, "alarm": 1}
+
+
+def test_cayenne_lpp_encodes_what_it_decodes():
+    values = {"temperature_1": -3.2, "humidity_2": 45.5, "digital_input_3": 1}
+    assert decode_cayenne_lpp(encode_cayenne_lpp(values)) == values

@@ -68,6 +68,8 @@ def simulate(ctx: typer.Context,
     from ..simulate.fleet import enroll, fleet as make_fleet
     from ..simulate.profile import load_profiles
     from ..simulate.senders import Context
+    from ..spec.devices import load_registry
+    from ..spec.loader import load_paths
     from ..spec.model import duration_seconds
     try:
         rates = parse_rates(faults)
@@ -84,9 +86,15 @@ def simulate(ctx: typer.Context,
     if dry_run:
         if plan.backfill_from is None and plan.replay_from is None:
             plan.backfill_from = clock.base.now_us() - int(duration_seconds(window) * 1e6)
-        known = p.store.devices()
+        specs = p.specs
+        if not specs.sources:  # nothing applied here yet: the configured spec directory, with its registries
+            specs = load_paths([s.specs_dir])
+            known = {sid: load_registry(Path(src.origin.file).parent / src.devices)
+                     for sid, src in specs.sources.items() if src.devices}
+        else:
+            known = p.store.devices()
         registries = {sid: [*known.get(sid, []), *make_fleet(profiles[sid], known.get(sid, []), seed, fleet)]
-                      for sid in p.specs.sources if sid in profiles}
+                      for sid in specs.sources if sid in profiles}
 
         def show(m, body):
             sys.stdout.write(json.dumps({"source": m.source, "device": m.device, "t": m.t, "fault": m.fault,
@@ -94,10 +102,11 @@ def simulate(ctx: typer.Context,
         sim_ctx = Context(dry_run=show)
     else:
         registries, tokens = enroll(p, profiles, seed=seed, count=fleet, sources=sources)
+        specs = p.specs
         sim_ctx = Context(url or f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '::') else s.host}:{s.port}", tokens,
                           mqtt_url or s.mqtt_url, s.data_dir)
     try:
-        sim = Simulation(p.specs, registries, sim_ctx, clock, seed=seed, faults=rates, profiles=profiles,
+        sim = Simulation(specs, registries, sim_ctx, clock, seed=seed, faults=rates, profiles=profiles,
                          sources=sources, limits=Limits(s.late_after_seconds, s.max_future_seconds))
     except ValueError as e:
         fail(str(e), 2)

@@ -90,7 +90,8 @@ class Simulation:
                              f"(profiles: {', '.join(sorted(self.profiles))})")
         unknown = [s for s in wanted if s not in specs.sources]
         if unknown:
-            raise ValueError(f"no source spec in force for {', '.join(unknown)}")
+            raise ValueError(f"no source spec in force for {', '.join(unknown)} "
+                             "(apply the specs first: citylink spec apply <directory>)")
         self.registries = registries
         self.sources: list[SourceSim] = []
         self._wanted = wanted
@@ -309,8 +310,9 @@ class Simulation:
             if fault == "malformed":
                 mal = prof.malformed
                 if mal.get("truncate"):
-                    body = m.body(s.cp.spec.payload.get("encoding", "utf-8"))
-                    m.raw = body[: max(1, len(body) // 2)]
+                    enc = s.cp.spec.payload.get("encoding", "utf-8")
+                    text = m.body(enc).decode(enc)
+                    m.raw = text[: max(1, len(text) // 2)].encode(enc)  # cut between characters, not inside one
                 else:
                     for path, value in mal["set"].items():
                         _set_path(m.doc, path, value)
