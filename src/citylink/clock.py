@@ -90,19 +90,24 @@ class SimulationClock:
     def live(self) -> None:
         self._mode = ("live",)
 
-    def now_us(self) -> int:
+    def _read(self) -> tuple[int, int]:
+        """(this clock, the base) read at one instant."""
         mode = self._mode
         real = self.base.now_us()
         if mode[0] == "hold":
-            return mode[1]
+            return mode[1], real
         if mode[0] == "replay":
             _, sim0, real0, speed = mode
-            return min(real, sim0 + int((real - real0) * speed))
-        return real
+            return min(real, sim0 + int((real - real0) * speed)), real
+        return real, real
+
+    def now_us(self) -> int:
+        return self._read()[0]
 
     @property
     def caught_up(self) -> bool:
-        return self.now_us() >= self.base.now_us()
+        now, real = self._read()
+        return now >= real
 
     def real_seconds_until(self, at_us: int) -> float:
         """About how many real seconds until this clock shows ``at_us`` (0 if it does; a held clock

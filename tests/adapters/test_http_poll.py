@@ -136,7 +136,12 @@ def test_errors_back_off_are_reported_and_recover(poll_platform, vendor):
     waits = [poller.poll(p) for _ in range(3)]
     assert waits == [0.05, 0.1, 0.2]  # doubling from the interval, capped
     assert not p.health.ok and p.health.failures == 3 and "500" in p.health.last_error
+    stored = poll_platform.store.transport_health()[SOURCE]  # kept in the store, for every process to see
+    assert not stored["ok"] and stored["failures"] == 3 and "500" in stored["last_error"]
+    assert stored["last_failure_at"] and stored["last_success_at"] is None
     assert poller.poll(p) == 0.05 and p.health.ok and p.health.failures == 0
+    stored = poll_platform.store.transport_health()[SOURCE]
+    assert stored["ok"] and stored["failures"] == 0 and stored["last_success_at"] >= stored["last_failure_at"]
     assert done(poll_platform, 5)
 
 

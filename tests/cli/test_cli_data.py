@@ -79,7 +79,7 @@ def test_sources_list(applied):
     rows = {row[0]: row for row in table_rows(r.stdout)}
     assert set(rows) == {ACME, BRAVO}
     assert rows[ACME][:4] == [ACME, "waste-bins", "http_push", "live"]
-    assert rows[ACME][4:] == ["0"] * 7 + ["never"]  # no message yet
+    assert rows[ACME][4:12] == ["0"] * 7 + ["never"]  # no message yet (and no poll health: it is pushed)
 
 
 # -- devices ------------------------------------------------------------------------------------------

@@ -135,3 +135,24 @@ def test_the_bundled_profiles_are_data_files():
     files = sorted(f.name for f in BUNDLED_PROFILES.glob("*.yaml"))
     assert "world.yaml" in files and len(files) == 13
     assert json.dumps(load_profiles()["snowbox-lora-chirpstack"].doc)  # plain data
+
+
+def test_a_replay_at_speed_ends_at_the_present_and_never_runs_ahead():
+    import time
+
+    from citylink.clock import SystemClock
+    specs = load_paths([BUNDLED_SPECS])
+    profiles = load_profiles()
+    clock = SimulationClock(SystemClock())
+    seen = []
+    sim = Simulation(specs, registries(specs, profiles), Context(dry_run=lambda m, b: seen.append((m.t, clock.now_us()))),
+                     clock, profiles=profiles, sources=["crosswalk-cheonha-mqtt", "bins-acme-http"])
+    start = time.monotonic()
+    begin = clock.base.now_us()
+    sim.run(replay_from=begin - HOUR, speed=1200, live=False, tick_s=30)  # an hour in about three seconds
+    took = time.monotonic() - start
+    assert 2 < took < 15
+    assert seen and all(t <= now for t, now in seen)  # stamped no later than the clock it was sent by
+    assert min(t for t, _ in seen) < begin - HOUR + 10 * 60 * 1_000_000
+    assert max(t for t, _ in seen) > begin - 5 * 60 * 1_000_000
+    assert clock.caught_up

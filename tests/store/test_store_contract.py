@@ -123,7 +123,7 @@ def test_upgrade_keeps_data(open_unmigrated):
     assert s.schema_version() == 1
     _write_as_version_1(s, msg(1), msg(2), msg(3, SRC2))  # what a CityLink of schema 1 wrote
     s.count_refused(SRC, "bad_token", NOW)
-    assert s.migrate() == [2, 3, 4]
+    assert s.migrate() == [2, 3, 4, 5]
     for store in (s, open_unmigrated()):
         assert [m.id for m in store.raw_messages()] == [1, 2, 3]
         assert store.ledger()[SRC]["pending"] == 2 and store.ledger()[SRC]["refused_bad_token"] == 1
@@ -482,6 +482,19 @@ def test_poll_cursors(ready):
     ready.set_poll_cursor("vendor-api", "2026-11-26T09:05:00Z", NOW + 1)
     ready.set_poll_cursor("other", "42", NOW)
     assert ready.poll_cursor("vendor-api") == "2026-11-26T09:05:00Z" and ready.poll_cursor("other") == "42"
+
+
+def test_transport_health_counts_failures_in_a_row_and_resets_on_success(ready):
+    assert ready.transport_health() == {}
+    ready.set_transport_health("vendor-api", "HTTPStatusError: 500 from the vendor", NOW)
+    ready.set_transport_health("vendor-api", "ConnectError: refused", NOW + 1)
+    h = ready.transport_health()["vendor-api"]
+    assert h == {"ok": False, "failures": 2, "last_error": "ConnectError: refused", "last_success_at": None,
+                 "last_failure_at": NOW + 1}
+    ready.set_transport_health("vendor-api", None, NOW + 2)
+    h = ready.transport_health()["vendor-api"]
+    assert h["ok"] and h["failures"] == 0 and h["last_success_at"] == NOW + 2 and h["last_failure_at"] == NOW + 1
+    assert h["last_error"] == "ConnectError: refused"  # the last error stays readable after recovery
 
 
 def test_last_received_per_source(ready):

@@ -181,12 +181,14 @@ class HttpPoll:
             return self._failed(p, f"no {p.cursor_from!r} in the answer: the cursor stays at {cursor!r}")
         p.health.ok, p.health.failures, p.health.last_error = True, 0, None
         p.health.last_success_us = platform.clock.now_us()
+        platform.store.set_transport_health(p.source, None, p.health.last_success_us)
         return p.interval
 
     def _failed(self, p: _Poller, error: str) -> float:
         p.health.ok = False
         p.health.failures += 1
         p.health.last_error = error
+        self.platform.store.set_transport_health(p.source, error[:500], self.platform.clock.now_us())
         backoff = min(self.max_backoff, min(p.interval, 1.0) * 2 ** (p.health.failures - 1))
         log.warning("polling %s failed (%d in a row): %s; next try in %.1f s", p.source, p.health.failures, error,
                     backoff)

@@ -30,4 +30,8 @@ def router(platform) -> APIRouter:
     def ledger():
         return platform.store.ledger()
 
+    @r.get("/api/transport-health", summary="Per-source health of the pulling adapters (HTTP poll)")
+    def transport_health():
+        return platform.store.transport_health()
+
     return r

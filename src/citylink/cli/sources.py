@@ -22,16 +22,25 @@ def list_sources(ctx: typer.Context):
     p = platform(ctx, start=False)
     p.reload(force=True)
     ledger = p.store.ledger()
+    health = p.store.transport_health()
     t = Table("source", "service", "transport", "status", "received", "stored", "flagged", "duplicate",
-              "quarantined", "pending", "refused", "last message (UTC)")
+              "quarantined", "pending", "refused", "last message (UTC)", "transport health")
     for sid, src in sorted(p.specs.sources.items()):
         d = ledger.get(sid, {})
         refused = sum(v for k, v in d.items() if k.startswith("refused_"))
         t.add_row(sid, src.service, src.transport["type"], src.status, *(str(d.get(k, 0)) for k in
                   ("received", "stored", "stored_flagged", "duplicate", "quarantined", "pending")), str(refused),
-                  iso(d["last_received_at"]) if d.get("last_received_at") else "never")
+                  iso(d["last_received_at"]) if d.get("last_received_at") else "never", _health(health.get(sid)))
     p.store.close()
     console.print(t)
+
+
+def _health(h: dict | None) -> str:
+    if h is None:
+        return ""  # a pushing transport: the ledger and the last message time say it all
+    if h["ok"]:
+        return "ok"
+    return f"failing ({h['failures']} in a row): {h['last_error']}"
 
 
 @sources_app.command("token")

@@ -166,6 +166,8 @@ class Simulation:
         step = int(tick_s * S)
         while not stop.is_set() and (until is None or t < until) and not done():
             target = t + step if until is None else min(until, t + step)
+            if not self.clock.caught_up:  # a replay's last tick ends at the present, not beyond it
+                target = max(t + 1, min(target, self.clock.base.now_us()))
             while not stop.is_set():
                 wait = self.clock.real_seconds_until(target)
                 if wait <= 0:

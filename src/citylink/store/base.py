@@ -151,6 +151,14 @@ class Store(ABC):
     def set_poll_cursor(self, source: str, cursor: str, now: int) -> None: ...
 
     @abstractmethod
+    def set_transport_health(self, source: str, error: str | None, now: int) -> None:
+        """Record one attempt of a pulling adapter: ``error`` None is a success (failures reset)."""
+
+    @abstractmethod
+    def transport_health(self) -> dict[str, dict]:
+        """source → {ok, failures, last_error, last_success_at, last_failure_at (µs)}."""
+
+    @abstractmethod
     def put_devices(self, source: str, devices: list[Device], now: int) -> int: ...
 
     @abstractmethod

@@ -233,6 +233,24 @@ class PostgresStore(Store):
             c.execute("INSERT INTO poll_cursors VALUES (%s,%s,%s) ON CONFLICT (source) DO UPDATE SET "
                       "cursor=excluded.cursor, updated_at=excluded.updated_at", (source, cursor, from_us(now)))
 
+    def set_transport_health(self, source, error, now):
+        at = from_us(now)
+        with self._tx() as c:
+            c.execute("INSERT INTO transport_health VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (source) DO UPDATE SET "
+                      "ok=excluded.ok, failures=CASE WHEN excluded.ok THEN 0 ELSE transport_health.failures + 1 END, "
+                      "last_error=COALESCE(excluded.last_error, transport_health.last_error), "
+                      "last_success_at=COALESCE(excluded.last_success_at, transport_health.last_success_at), "
+                      "last_failure_at=COALESCE(excluded.last_failure_at, transport_health.last_failure_at), "
+                      "updated_at=excluded.updated_at",
+                      (source, error is None, int(error is not None), error, None if error else at,
+                       at if error else None, at))
+
+    def transport_health(self):
+        rows = self._r.execute("SELECT source, ok, failures, last_error, last_success_at, last_failure_at "
+                               "FROM transport_health").fetchall()
+        return {r[0]: {"ok": r[1], "failures": r[2], "last_error": r[3], "last_success_at": _us(r[4]),
+                       "last_failure_at": _us(r[5])} for r in rows}
+
     def put_devices(self, source, devices, now):
         at = from_us(now)
         with self._tx() as c:

@@ -170,6 +170,23 @@ class SQLiteStore(Store):
             c.execute("INSERT INTO poll_cursors VALUES (?,?,?) ON CONFLICT(source) DO UPDATE SET "
                       "cursor=excluded.cursor, updated_at=excluded.updated_at", (source, cursor, now))
 
+    def set_transport_health(self, source, error, now):
+        with self._tx() as c:
+            c.execute("INSERT INTO transport_health VALUES (?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE SET "
+                      "ok=excluded.ok, failures=CASE WHEN excluded.ok THEN 0 ELSE transport_health.failures + 1 END, "
+                      "last_error=COALESCE(excluded.last_error, transport_health.last_error), "
+                      "last_success_at=COALESCE(excluded.last_success_at, transport_health.last_success_at), "
+                      "last_failure_at=COALESCE(excluded.last_failure_at, transport_health.last_failure_at), "
+                      "updated_at=excluded.updated_at",
+                      (source, int(error is None), int(error is not None), error, None if error else now,
+                       now if error else None, now))
+
+    def transport_health(self):
+        rows = self._r.execute("SELECT source, ok, failures, last_error, last_success_at, last_failure_at "
+                               "FROM transport_health").fetchall()
+        return {r[0]: {"ok": bool(r[1]), "failures": r[2], "last_error": r[3], "last_success_at": r[4],
+                       "last_failure_at": r[5]} for r in rows}
+
     def put_devices(self, source, devices, now):
         with self._tx() as c:
             c.execute("DELETE FROM devices WHERE source=?", (source,))
