@@ -95,7 +95,6 @@ class Simulation:
         self.registries = registries
         self.sources: list[SourceSim] = []
         self._wanted = wanted
-        self.now = 0
 
     @property
     def source_ids(self) -> list[str]:
@@ -190,7 +189,6 @@ class Simulation:
             self.after_tick()
 
     def _tick(self, t: int) -> None:
-        self.now = t
         for s in self.sources:
             out = self._emit(s, t)
             due = [m for m in s.held if m.release_at <= t]

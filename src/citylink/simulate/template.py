@@ -7,8 +7,10 @@ value is written as it is.  Templates are compiled once; rendering walks the com
 Names an expression may use: the model's outputs (``level``, ``co2``, …), ``device`` (the registry
 entry: ``local_id``, ``name``, ``lon``, ``lat`` and its attributes), ``t`` (the reading's time, µs UTC),
 ``n`` (this device's message number), ``seq`` (this source's message number), and in a ``group``
-envelope ``records`` and ``group``.  Functions: the specs' ones plus the time writers below, ``uuid()``,
-``hex(n)`` and ``lorawan(**fields)`` — the source spec's own LoRaWAN decoder run backwards.
+envelope ``records`` and ``group``.  Functions: the specs' ones plus the time writers (``iso``, ``iso_ns``,
+``iso_kst``, ``local``, ``utc``, ``epoch_s``, ``epoch_ms``, and ``local24`` for Korean tables that write
+midnight as 24:00), ``uuid()``, ``hex(n)``, ``pick(a, b, …)`` and ``lorawan(**fields)`` — the source
+spec's own LoRaWAN decoder run backwards.
 """
 from __future__ import annotations
 
