@@ -146,8 +146,8 @@ def test_bad_options_on_retrieve(client):
 def test_too_many_results_and_unsupported_queries(client):
     body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&limit=5000", 403).json()
     assert body["type"] == ERR + "TooManyResults"
-    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&q=fillingLevel>0.5", 501).json()
-    assert body["type"] == ERR + "OperationNotSupported" and body["detail"].startswith("q:")
+    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&georel=near;maxDistance==100", 501).json()
+    assert body["type"] == ERR + "OperationNotSupported" and body["detail"].startswith("georel:")
 
 
 # -- temporal ------------------------------------------------------------------------------------------
@@ -265,3 +265,59 @@ def test_the_served_context_scopes_terms_whose_meaning_depends_on_the_type():
     assert t["ParkingSpot"]["@id"] == "https://smartdatamodels.org/dataModel.Parking/ParkingSpot"
     assert t["vehiclePlate"] == "https://w3id.org/citylink/ns/vehiclePlate"  # one meaning in both parking services
     assert t["fillingLevel"] == SDM + "fillingLevel"
+
+
+# -- q=, idPattern, pick/omit, GeoJSON --------------------------------------------------------------------
+
+def ids_of(client, query, status=200, **kw):
+    return sorted(e["id"] for e in get(client, "/ngsi-ld/v1/entities?" + query, status, **kw).json())
+
+
+def test_query_language(client):
+    assert ids_of(client, "type=WasteContainer&q=fillingLevel>=0.5") == sorted([acme_urn("A-18"), bravo_urn("B0042"),
+                                                                             bravo_urn("B0043")])
+    assert ids_of(client, "q=fillingLevel<0.4;temperature>100") == [A17]        # q alone is enough
+    assert ids_of(client, 'type=WasteContainer&q=status=="ok";fillingLevel==0.25..0.35') == [A17]
+    assert ids_of(client, "type=WasteContainer&q=temperature.observedAt>2026-11-26T00:10:00Z") == [A17]
+    r = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&q=fillingLevel>0&count=true&limit=1")
+    assert r.headers["NGSILD-Results-Count"] == "4" and len(r.json()) == 1
+
+
+def test_id_pattern_and_attrs(client):
+    assert ids_of(client, "idPattern=:acme:A-1[78]$") == sorted([A17, acme_urn("A-18")])
+    assert ids_of(client, "type=WasteContainer&attrs=compactionCount") == sorted([A17, acme_urn("A-18")])  # Bravo has none
+    e = get(client, f"/ngsi-ld/v1/entities?id={A17}&attrs=fillingLevel").json()[0]
+    assert set(e) == {"id", "type", "fillingLevel"}
+
+
+def test_pick_and_omit(client):
+    e = get(client, entity_url(A17) + "?pick=fillingLevel,status&options=keyValues").json()
+    assert e == {"id": A17, "type": "WasteContainer", "fillingLevel": 0.3, "status": "ok"}
+    e = get(client, entity_url(A17) + "?omit=location,temperature,batteryLevel&options=keyValues").json()
+    assert e == {"id": A17, "type": "WasteContainer", "compactionCount": 310, "fillingLevel": 0.3, "status": "ok"}
+    body = get(client, entity_url(A17) + "?pick=status&omit=location", 400).json()
+    assert body["detail"].startswith("omit:")
+
+
+def test_geojson(client):
+    r = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&options=keyValues&pick=fillingLevel,location",
+            headers={"Accept": "application/geo+json"})
+    assert r.headers["content-type"].startswith("application/geo+json")
+    fc = r.json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4
+    a17 = next(f for f in fc["features"] if f["id"] == A17)
+    assert a17["type"] == "Feature" and a17["geometry"] == {"type": "Point", "coordinates": [127.0471, 37.6688]}
+    assert a17["properties"]["fillingLevel"] == 0.3 and a17["properties"]["type"] == "WasteContainer"
+    one = get(client, entity_url(A17), headers={"Accept": "application/geo+json"}).json()
+    assert one["type"] == "Feature" and one["geometry"]["coordinates"] == [127.0471, 37.6688]
+    assert one["properties"]["fillingLevel"]["value"] == 0.3
+
+
+@pytest.mark.parametrize("query, param", [
+    ("type=WasteContainer&q=fillingLevel>", "q:"), ("q=(a>1", "q:"), ("q=a.foo==1", "q:"),
+    ("idPattern=(", "idPattern:"), ("idPattern=" + "x" * 201, "idPattern:"), ("type=WasteContainer&attrs=,", "attrs:"),
+    ("type=WasteContainer&q=fillingLevel.observedAt>5", "q:"), ("options=keyValues", "type:"),
+])
+def test_bad_queries_name_the_parameter(client, query, param):
+    body = get(client, "/ngsi-ld/v1/entities?" + query, 400).json()
+    assert body["type"] == ERR + "BadRequestData" and body["detail"].startswith(param), body

@@ -1,17 +1,22 @@
-"""The read side as the first slice of NGSI-LD (ETSI GS CIM 009) under ``/ngsi-ld/v1``:
-retrieve an entity, query entities by type/id, retrieve a temporal entity."""
+"""The read side of NGSI-LD (ETSI GS CIM 009) under ``/ngsi-ld/v1``: retrieve an entity; query entities
+by type, id, idPattern, attrs and the query language ``q``, projected with pick/omit, as NGSI-LD or
+GeoJSON; retrieve a temporal entity."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..clock import to_us
+from ..query import qlang
 from . import context, render
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
+MAX_ID_PATTERN = 200
+GEOJSON = "application/geo+json"
 
 
 def _options(request: Request) -> set[str]:
@@ -64,9 +69,59 @@ def _time(request: Request, name: str) -> int | None:
     return to_us(dt)
 
 
+def _names(request: Request, name: str) -> list[str] | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    names = [a.strip() for a in raw.split(",") if a.strip()]
+    if not names:
+        raise NgsiError("BadRequestData", f"{name}: give attribute names, separated by commas")
+    return names
+
+
 def _attrs(request: Request) -> list[str] | None:
-    raw = request.query_params.get("attrs") or request.query_params.get("pick")
-    return [a.strip() for a in raw.split(",") if a.strip()] if raw else None
+    return _names(request, "attrs") or _names(request, "pick")
+
+
+def _projection(request: Request) -> tuple[set[str] | None, set[str] | None]:
+    """(pick, omit): the attributes to show, or to leave out (``attrs`` picks too)."""
+    pick, omit = _attrs(request), _names(request, "omit")
+    if pick and omit:
+        raise NgsiError("BadRequestData", "omit: use either pick (or attrs) or omit, not both")
+    return (set(pick) if pick else None), (set(omit) if omit else None)
+
+
+def _q(request: Request):
+    raw = request.query_params.get("q")
+    if raw is None:
+        return None
+    try:
+        return qlang.parse(raw)
+    except qlang.QueryError as e:
+        raise NgsiError("BadRequestData", f"q: {e}") from None
+
+
+def _id_pattern(request: Request) -> str | None:
+    raw = request.query_params.get("idPattern")
+    if raw is None:
+        return None
+    if not raw or len(raw) > MAX_ID_PATTERN:
+        raise NgsiError("BadRequestData", f"idPattern: give a regular expression of 1 to {MAX_ID_PATTERN} characters")
+    try:
+        re.compile(raw)
+    except re.error as e:
+        raise NgsiError("BadRequestData", f"idPattern: {raw!r} is not a regular expression: {e}") from None
+    return raw
+
+
+def _geojson(request: Request) -> str | None:
+    """The geoproperty to put in GeoJSON's geometry when GeoJSON is asked for, else None."""
+    if GEOJSON not in request.headers.get("accept", ""):
+        return None
+    prop = request.query_params.get("geoproperty", "location")
+    if not re.fullmatch(r"[A-Za-z_][\w:/#.-]{0,200}", prop):
+        raise NgsiError("BadRequestData", f"geoproperty: {prop!r} is not an attribute name")
+    return prop
 
 
 def router(platform) -> APIRouter:
@@ -76,7 +131,12 @@ def router(platform) -> APIRouter:
     def respond(request: Request, body, status: int = 200, headers: dict | None = None) -> JSONResponse:
         headers = dict(headers or {})
         accept = request.headers.get("accept", "application/json")
-        if "application/ld+json" in accept:
+        geo = _geojson(request)
+        if geo is not None:
+            body = render.feature_collection(body, geo) if isinstance(body, list) else render.feature(body, geo)
+            headers["Link"] = context.link_header(str(request.base_url))
+            media = GEOJSON
+        elif "application/ld+json" in accept:
             ctx = str(request.base_url).rstrip("/") + context.CONTEXT_PATH
             if isinstance(body, list):
                 body = [dict(b, **{"@context": ctx}) for b in body]
@@ -105,10 +165,9 @@ def router(platform) -> APIRouter:
     def retrieve(entity_id: str, request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
+        pick, omit = _projection(request)
         e = published(store.entity(entity_id), entity_id)
-        attrs = _attrs(request)
-        return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts,
-                                              attrs=set(attrs) if attrs else None))
+        return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit))
 
     @r.get("/entities", summary="Query entities")
     def query(request: Request):
@@ -117,19 +176,23 @@ def router(platform) -> APIRouter:
         qp = request.query_params
         types = short_types(qp["type"]) if qp.get("type") else None
         ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
-        unsupported = [p for p in ("q", "georel", "geometry", "coordinates", "idPattern", "scopeQ", "csf") if p in qp]
+        unsupported = [p for p in ("georel", "geometry", "coordinates", "geoQ", "scopeQ", "csf") if p in qp]
         if unsupported:
             raise NgsiError("OperationNotSupported",
-                            f"{unsupported[0]}: not supported yet by this CityLink version (type, id, attrs, limit, "
-                            f"offset, count and options are)", 501)
-        if not types and not ids and not qp.get("attrs"):
-            raise NgsiError("BadRequestData", "type: give at least one of type, id or attrs")
+                            f"{unsupported[0]}: not supported yet by this CityLink version (type, id, idPattern, q, "
+                            f"attrs, pick, omit, limit, offset, count and options are)", 501)
+        q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
+        if not (types or ids or id_pattern or having or q is not None):
+            raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs or q")
         limit = _int(request, "limit", 20, 0, MAX_LIMIT)
         offset = _int(request, "offset", 0, 0)
-        ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset, exclude_sources=unpublished())
-        attrs = _attrs(request)
-        body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=set(attrs) if attrs else None)
-                for e in ents]
+        pick, omit = _projection(request)
+        try:
+            ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset,
+                                         exclude_sources=unpublished(), q=q, id_pattern=id_pattern, having=having)
+        except qlang.QueryError as e:
+            raise NgsiError("BadRequestData", f"q: {e}") from None
+        body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit) for e in ents]
         headers = {}
         if qp.get("count") == "true":
             headers["NGSILD-Results-Count"] = str(total)

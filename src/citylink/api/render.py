@@ -51,11 +51,14 @@ def _location_from_registry(e: EntityRow, attrs: dict) -> None:
 
 
 def entity(e: EntityRow, *, fmt: str = "normalized", sys_attrs: bool = False,
-           attrs: set[str] | None = None) -> dict:
+           attrs: set[str] | None = None, omit: set[str] | None = None) -> dict:
+    """``attrs``: only these attributes (pick); ``omit``: all but these."""
     out: dict[str, Any] = {"id": e.id, "type": e.type}
     grouped: dict[str, list] = {}  # several datasetIds of one attribute → a list of instances
     for a in e.attrs:
         if attrs and a.name not in attrs and a.iri not in attrs:
+            continue
+        if omit and (a.name in omit or a.iri in omit):
             continue
         if fmt == "keyValues":
             grouped.setdefault(a.name, []).append(_value(a))
@@ -68,7 +71,7 @@ def entity(e: EntityRow, *, fmt: str = "normalized", sys_attrs: bool = False,
                 rendered.pop("type")
         grouped.setdefault(a.name, []).append(rendered)
     body = {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
-    if not attrs or "location" in attrs:
+    if (not attrs or "location" in attrs) and not (omit and "location" in omit):
         if fmt == "keyValues":
             if "location" not in body and e.lon is not None:
                 body["location"] = {"type": "Point", "coordinates": [e.lon, e.lat]}
@@ -81,6 +84,21 @@ def entity(e: EntityRow, *, fmt: str = "normalized", sys_attrs: bool = False,
         out["createdAt"] = iso(e.created_at)
         out["modifiedAt"] = iso(max([e.modified_at] + [a.modified_at or 0 for a in e.attrs]))
     return out
+
+
+def feature(body: dict, geoproperty: str = "location") -> dict:
+    """An entity document (any format) as a GeoJSON Feature (ETSI GS CIM 009, 6.3.15): its geometry is
+    the value of ``geoproperty``, the rest goes into ``properties``."""
+    props = {k: v for k, v in body.items() if k not in ("id", "@context")}
+    geo = body.get(geoproperty)
+    if isinstance(geo, dict) and "coordinates" not in geo:
+        geo = geo.get("value")
+    return {"id": body["id"], "type": "Feature", "geometry": geo if isinstance(geo, dict) else None,
+            "properties": props}
+
+
+def feature_collection(bodies: list[dict], geoproperty: str = "location") -> dict:
+    return {"type": "FeatureCollection", "features": [feature(b, geoproperty) for b in bodies]}
 
 
 def temporal_entity(e: EntityRow, *, temporal_values: bool = False) -> dict:

@@ -87,6 +87,25 @@ def ensured_key(c, cache: dict, insert_sql: str, select_sql: str, key: str) -> i
     return hit
 
 
+def attr_ids(rows: Iterable[tuple[str, str, int]], names: Iterable[str]) -> dict[str, list[int]]:
+    """(name, iri, aid) rows → for each wanted name (a term or an IRI), the ids it may stand for."""
+    wanted = set(names)
+    out: dict[str, list[int]] = {n: [] for n in wanted}
+    for name, iri, aid in rows:
+        for key in (name, iri):
+            if key in wanted and aid not in out[key]:
+                out[key].append(aid)
+    return out
+
+
+def having_condition(names: list[str], aids: dict[str, list[int]]) -> str:
+    """Entities that have at least one of these attributes (``attrs=`` of a query)."""
+    ids = sorted({a for n in names for a in aids.get(n, [])})
+    if not ids:
+        return "(1 = 0)"
+    return f"EXISTS (SELECT 1 FROM entity_attrs x WHERE x.eid = e.eid AND x.aid IN ({','.join(map(str, ids))}))"
+
+
 def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:
     """Observation rows (eid, aid, ds, observed_at, ...) → the newest per (eid, aid, ds)."""
     best: dict[tuple, tuple] = {}
@@ -208,9 +227,12 @@ class Store(ABC):
 
     @abstractmethod
     def entities(self, *, types: list[str] | None = None, ids: list[str] | None = None,
-                 limit: int = 20, offset: int = 0,
-                 exclude_sources: set[str] | None = None) -> tuple[list[EntityRow], int]:
-        """Entities in creation order with their current attributes, and the total that match."""
+                 limit: int = 20, offset: int = 0, exclude_sources: set[str] | None = None,
+                 q=None, id_pattern: str | None = None,
+                 having: list[str] | None = None) -> tuple[list[EntityRow], int]:
+        """Entities in creation order with their current attributes, and the total that match.
+        ``q``: a :mod:`citylink.query.qlang` tree; ``id_pattern``: a regular expression on the id;
+        ``having``: attribute names of which an entity must have at least one."""
 
     @abstractmethod
     def temporal(self, entity_id: str, *, attrs: list[str] | None = None, start: int | None = None,

@@ -31,9 +31,11 @@ from psycopg.types.json import set_json_dumps, set_json_loads
 from ..clock import from_us, to_us
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
+from ..query import qlang
+from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
-from .base import (AttrRow, EntityRow, SpecRow, Store, cached_key, ensured_key, latest_per_key, ledger_view,
-                   migrations)
+from .base import (AttrRow, EntityRow, SpecRow, Store, attr_ids, cached_key, ensured_key, having_condition,
+                   latest_per_key, ledger_view, migrations)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -541,9 +543,24 @@ class PostgresStore(Store):
         ent.attrs = [self._attr(a) for a in r.execute(q, (row[0],)).fetchall()]
         return ent
 
-    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None):
+    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
+                 having=None):
         r = self._r
         where, args = [], []
+        if id_pattern:
+            where.append("id ~ %s")
+            args.append(id_pattern)
+        if q is not None or having:
+            names = set(having or ()) | (qlang.attributes(q) if q is not None else set())
+            marks = ",".join(["%s"] * len(names))
+            aids = attr_ids(r.execute(f"SELECT name, iri, aid FROM attributes WHERE name IN ({marks}) OR iri IN ({marks})",
+                                      [*names, *names]).fetchall(), names)
+            if q is not None:
+                cond, qargs = compile_q(q, aids, POSTGRES)
+                where.append(cond)
+                args += qargs
+            if having:
+                where.append(having_condition(having, aids))
         if types:
             where.append("type = ANY(%s::text[])")
             args.append(list(types))
@@ -554,8 +571,8 @@ class PostgresStore(Store):
             where.append("id = ANY(%s::text[])")
             args.append(list(ids))
         w = (" WHERE " + " AND ".join(where)) if where else ""
-        total = r.execute(f"SELECT count(*) FROM entities{w}", args).fetchone()[0]
-        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities{w} ORDER BY eid LIMIT %s OFFSET %s",
+        total = r.execute(f"SELECT count(*) FROM entities e{w}", args).fetchone()[0]
+        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities e{w} ORDER BY eid LIMIT %s OFFSET %s",
                          args + [limit, offset]).fetchall()
         ents = [self._entity(row) for row in rows]
         by_eid = {row[0]: e for row, e in zip(rows, ents)}

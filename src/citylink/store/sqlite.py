@@ -19,9 +19,11 @@ import orjson
 
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
+from ..query import qlang
+from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
-from .base import (AttrRow, EntityRow, SpecRow, Store, cached_key, ensured_key, latest_per_key, ledger_view,
-                   migrations)
+from .base import (AttrRow, EntityRow, SpecRow, Store, attr_ids, cached_key, ensured_key, having_condition,
+                   latest_per_key, ledger_view, migrations)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -62,6 +64,7 @@ class SQLiteStore(Store):
         c.execute("PRAGMA foreign_keys=OFF")
         c.execute("PRAGMA cache_size=-262144")  # 256 MiB
         c.execute("PRAGMA mmap_size=1073741824")
+        c.createscalarfunction("regexp", sqlite_regexp, 2, deterministic=True)  # for idPattern and q's ~=
         return c
 
     @property
@@ -436,9 +439,24 @@ class SQLiteStore(Store):
         ent.attrs = [AttrRow(*a) for a in r.execute(q, (row[0],)).fetchall()]
         return ent
 
-    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None):
+    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
+                 having=None):
         r = self._r
         where, args = [], []
+        if id_pattern:
+            where.append("id REGEXP ?")
+            args.append(id_pattern)
+        if q is not None or having:
+            names = set(having or ()) | (qlang.attributes(q) if q is not None else set())
+            marks = ",".join(["?"] * len(names))
+            aids = attr_ids(r.execute(f"SELECT name, iri, aid FROM attributes WHERE name IN ({marks}) OR iri IN ({marks})",
+                                      [*names, *names]).fetchall(), names)
+            if q is not None:
+                cond, qargs = compile_q(q, aids, SQLITE)
+                where.append(cond)
+                args += qargs
+            if having:
+                where.append(having_condition(having, aids))
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
             args += types
@@ -449,8 +467,8 @@ class SQLiteStore(Store):
             where.append(f"id IN ({','.join('?' * len(ids))})")
             args += ids
         w = (" WHERE " + " AND ".join(where)) if where else ""
-        total = r.execute(f"SELECT count(*) FROM entities{w}", args).fetchone()[0]
-        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities{w} ORDER BY eid LIMIT ? OFFSET ?",
+        total = r.execute(f"SELECT count(*) FROM entities e{w}", args).fetchone()[0]
+        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities e{w} ORDER BY eid LIMIT ? OFFSET ?",
                          args + [limit, offset]).fetchall()
         ents = self._entity_rows(rows)
         by_eid = {row[0]: e for row, e in zip(rows, ents)}
