@@ -321,3 +321,55 @@ def test_geojson(client):
 def test_bad_queries_name_the_parameter(client, query, param):
     body = get(client, "/ngsi-ld/v1/entities?" + query, 400).json()
     assert body["type"] == ERR + "BadRequestData" and body["detail"].startswith(param), body
+
+
+# -- aggregated temporal values and temporal queries ----------------------------------------------------
+
+def test_aggregated_values(client):
+    t = temporal(client, query="options=aggregatedValues&aggrMethods=avg,min,max,sum,totalCount&attrs=fillingLevel"
+                               "&aggrPeriodDuration=PT1H&timerel=after&timeAt=2026-11-26T00:00:00Z")
+    assert t["fillingLevel"]["type"] == "Property"
+    assert t["fillingLevel"]["avg"] == [[pytest.approx(0.2), "2026-11-26T00:00:00.000Z", "2026-11-26T01:00:00.000Z"]]
+    assert t["fillingLevel"]["sum"][0][0] == pytest.approx(0.6)
+    assert t["fillingLevel"]["min"][0][0] == 0.1 and t["fillingLevel"]["max"][0][0] == 0.3
+    assert t["fillingLevel"]["totalCount"][0][0] == 3
+    ten = temporal(client, query="options=aggregatedValues&aggrMethods=max&attrs=fillingLevel&aggrPeriodDuration=PT10M"
+                                 "&timerel=between&timeAt=2026-11-26T00:00:00Z&endTimeAt=2026-11-26T00:25:00Z")
+    assert [v[0] for v in ten["fillingLevel"]["max"]] == [0.1, 0.2, 0.3]
+    assert ten["fillingLevel"]["max"][-1][2] == "2026-11-26T00:25:00.000Z"  # the last period ends with the range
+    whole = temporal(client, query="options=aggregatedValues&aggrMethods=totalCount,distinctCount&attrs=status")
+    assert whole["status"]["totalCount"][0][0] == 3 and whole["status"]["distinctCount"][0][0] == 1
+
+
+def test_temporal_query_over_a_type(client):
+    body = get(client, "/ngsi-ld/v1/temporal/entities?type=WasteContainer&q=fillingLevel<0.4&attrs=fillingLevel"
+                       "&timerel=after&timeAt=2026-11-25T00:00:00Z&options=temporalValues").json()
+    assert [e["id"] for e in body] == [A17]
+    assert [v[0] for v in body[0]["fillingLevel"]["values"]] == [0.1, 0.2, 0.3]
+    agg = get(client, "/ngsi-ld/v1/temporal/entities?type=WasteContainer&attrs=fillingLevel&timerel=after"
+                      "&timeAt=2026-11-25T00:00:00Z&options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=P1D"
+                      "&count=true")
+    assert agg.headers["NGSILD-Results-Count"] == "4"
+    assert {e["id"]: len(e["fillingLevel"]["avg"]) for e in agg.json()}[A17] == 1
+
+
+@pytest.mark.parametrize("query, param", [
+    ("options=aggregatedValues&aggrPeriodDuration=P1M", "aggrPeriodDuration:"),
+    ("options=aggregatedValues&aggrPeriodDuration=1h", "aggrPeriodDuration:"),
+    ("options=aggregatedValues&aggrPeriodDuration=PT0.5S", "aggrPeriodDuration:"),
+    ("options=aggregatedValues&aggrMethods=median", "aggrMethods:"),
+    ("timerel=after", "timeAt:"), ("timeAt=2026-11-26T00:00:00Z", "timerel:"), ("timerel=around&timeAt=2026-11-26T00:00:00Z", "timerel:"),
+    ("options=aggregatedValues&aggrPeriodDuration=PT1S&timerel=after&timeAt=2000-01-01T00:00:00Z", "aggrPeriodDuration:"),
+])
+def test_bad_temporal_parameters_are_named(client, query, param, monkeypatch):
+    import citylink.store.base as base
+    import citylink.store.sqlite as sqlite_store
+    monkeypatch.setattr(base, "MAX_PERIODS", 2)
+    monkeypatch.setattr(sqlite_store, "MAX_PERIODS", 2)
+    body = temporal(client, query=query, status=400)
+    assert body["detail"].startswith(param), body
+
+
+def test_a_temporal_query_needs_timerel(client):
+    body = get(client, "/ngsi-ld/v1/temporal/entities?type=WasteContainer", 400).json()
+    assert body["detail"].startswith("timerel:")

@@ -94,3 +94,55 @@ def test_values_travel_as_parameters(bins):
     # a value that would be SQL if pasted is only ever a value
     assert ids(bins, q="status==\"ok') OR 1=1 --\"") == []
     assert ids(bins, q='address[a\'b"c]=="x"') == []
+
+
+# -- temporal aggregation, in the database -------------------------------------------------------------
+
+HOUR = 3_600_000_000
+
+
+@pytest.fixture
+def series(store):
+    """Bin a1: fill every 10 minutes for three hours (0, 1, …, 17 %), status alternating ok/lidOpen."""
+    store.register_attributes(CATALOG)
+    eid = "urn:ngsi-ld:Bin:dobong:a1"
+    msgs, obs, outs = [], [], []
+    for i in range(18):
+        at = T0 + i * 600_000_000
+        msgs.append(RawMessage(i + 1, "bins", at, b"{}", "http_push", {}))
+        obs.append((i + 1, eid, NS + "fill", "", float(i), None, "P1", at, 0, 1))
+        obs.append((i + 1, eid, NS + "status", "", None, json.dumps("ok" if i % 2 else "lidOpen"), None, at, 0, 1))
+        outs.append((i + 1, "bins", STORED, (at, i + 1), 1))
+    store.archive(msgs)
+    store.apply(NormalizedBatch(obs, {eid: EntityInfo(eid, "Bin", "waste", "sanitation", "bins", None, None)}, outs,
+                                [], []), T0 + 1)
+    return store, eid
+
+
+def test_hourly_aggregates(series):
+    store, eid = series
+    rows = store.aggregate([eid], attrs=["fill"], start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
+    got = [(r.name, r.start, r.avg, r.min, r.max, r.sum, r.total, r.distinct) for r in rows]
+    assert got == [("fill", T0, 2.5, 0, 5, 15, 6, 6), ("fill", T0 + HOUR, 8.5, 6, 11, 51, 6, 6),
+                   ("fill", T0 + 2 * HOUR, 14.5, 12, 17, 87, 6, 6)]
+
+
+def test_texts_are_counted_not_averaged_and_ranges_cut(series):
+    store, eid = series
+    rows = store.aggregate([eid], attrs=["status"], start=T0 + HOUR, end=None, period=2 * HOUR, origin=T0 + HOUR)
+    assert [(r.start, r.avg, r.sum, r.total, r.distinct) for r in rows] == [(T0 + HOUR, None, None, 12, 2)]
+    both = store.aggregate([eid, "urn:ngsi-ld:Bin:dobong:none"], attrs=None, start=None, end=T0 + HOUR,
+                           period=HOUR, origin=0)
+    assert {(r.name, r.total) for r in both} == {("fill", 6), ("status", 6)}
+    assert all(r.start == T0 for r in both)  # hours counted from the epoch
+
+
+def test_too_many_periods_is_refused(series, monkeypatch):
+    import sys
+
+    from citylink.store import base
+    store, eid = series
+    monkeypatch.setattr(base, "MAX_PERIODS", 5)                                # checked on the rows
+    monkeypatch.setattr(sys.modules[type(store).__module__], "MAX_PERIODS", 5)  # the engine's LIMIT
+    with pytest.raises(base.TooManyPeriods):
+        store.aggregate([eid], attrs=["fill"], start=T0, end=None, period=600_000_000, origin=T0)

@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from ..clock import to_us
 from ..query import qlang
+from ..store.base import TooManyPeriods
 from . import context, render
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
+MAX_TEMPORAL_LIMIT = 1000
 MAX_ID_PATTERN = 200
 GEOJSON = "application/geo+json"
 
@@ -22,7 +24,7 @@ GEOJSON = "application/geo+json"
 def _options(request: Request) -> set[str]:
     raw = request.query_params.get("options", "")
     opts = {o.strip() for o in raw.split(",") if o.strip()}
-    known = {"keyValues", "concise", "sysAttrs", "normalized", "temporalValues"}
+    known = {"keyValues", "concise", "sysAttrs", "normalized", "temporalValues", "aggregatedValues"}
     bad = opts - known
     if bad:
         raise NgsiError("BadRequestData", f"options: unknown value {sorted(bad)[0]!r} (known: {', '.join(sorted(known))})")
@@ -67,6 +69,56 @@ def _time(request: Request, name: str) -> int | None:
     if dt.tzinfo is None:
         raise NgsiError("BadRequestData", f"{name}: {raw!r} has no time zone (add Z or an offset)")
     return to_us(dt)
+
+
+AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max")
+_PERIOD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+def _timerel(request: Request) -> tuple[int | None, int | None]:
+    """[start, end) from timerel, timeAt and endTimeAt (None: open)."""
+    qp = request.query_params
+    timerel = qp.get("timerel")
+    t1, t2 = _time(request, "timeAt"), _time(request, "endTimeAt")
+    if not timerel:
+        if t1 is not None or t2 is not None:
+            raise NgsiError("BadRequestData", "timerel: required with timeAt (before, after or between)")
+        return None, None
+    if t1 is None:
+        raise NgsiError("BadRequestData", "timeAt: required with timerel")
+    if timerel == "before":
+        return None, t1
+    if timerel == "after":
+        return t1, None
+    if timerel == "between":
+        if t2 is None:
+            raise NgsiError("BadRequestData", "endTimeAt: required with timerel=between")
+        if t2 <= t1:
+            raise NgsiError("BadRequestData", "endTimeAt: must be after timeAt")
+        return t1, t2
+    raise NgsiError("BadRequestData", f"timerel: {timerel!r} is not before, after or between")
+
+
+def _aggregation(request: Request) -> tuple[list[str], int | None]:
+    """(aggrMethods, aggrPeriodDuration in µs; None: the whole time range as one period)."""
+    qp = request.query_params
+    methods = _names(request, "aggrMethods") or list(AGGR_METHODS)
+    bad = [m for m in methods if m not in AGGR_METHODS]
+    if bad:
+        raise NgsiError("BadRequestData", f"aggrMethods: {bad[0]!r} is not one of {', '.join(AGGR_METHODS)}")
+    raw = qp.get("aggrPeriodDuration", "P0D")
+    m = _PERIOD.match(raw)
+    if not m or raw in ("P", "PT"):
+        why = " (months and years have no fixed length: use weeks or days)" if re.search(r"\d+[YM]", raw.split("T")[0]) \
+            else ""
+        raise NgsiError("BadRequestData", f"aggrPeriodDuration: {raw!r} is not an ISO 8601 duration such as PT1H or P1D{why}")
+    w, d, h, mi, sec = (float(x) if x else 0.0 for x in m.groups())
+    us = int((((w * 7 + d) * 24 + h) * 60 + mi) * 60e6 + sec * 1e6)
+    if us == 0:
+        return methods, None
+    if us < 1_000_000:
+        raise NgsiError("BadRequestData", f"aggrPeriodDuration: {raw!r} is shorter than a second")
+    return methods, us
 
 
 def _names(request: Request, name: str) -> list[str] | None:
@@ -198,35 +250,59 @@ def router(platform) -> APIRouter:
             headers["NGSILD-Results-Count"] = str(total)
         return respond(request, body, headers=headers)
 
-    @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity")
-    def temporal(entity_id: str, request: Request):
+    def temporal_bodies(request: Request, ents) -> list[dict]:
+        """The temporal representation of these entities: instances, simplified, or aggregated."""
         opts = _options(request)
         qp = request.query_params
-        timerel = qp.get("timerel")
-        t1, t2 = _time(request, "timeAt"), _time(request, "endTimeAt")
-        start = end = None
-        if timerel:
-            if t1 is None:
-                raise NgsiError("BadRequestData", "timeAt: required with timerel")
-            if timerel == "before":
-                end = t1
-            elif timerel == "after":
-                start = t1
-            elif timerel == "between":
-                if t2 is None:
-                    raise NgsiError("BadRequestData", "endTimeAt: required with timerel=between")
-                if t2 <= t1:
-                    raise NgsiError("BadRequestData", "endTimeAt: must be after timeAt")
-                start, end = t1, t2
-            else:
-                raise NgsiError("BadRequestData", f"timerel: {timerel!r} is not before, after or between")
+        start, end = _timerel(request)
         tp = qp.get("timeproperty", "observedAt")
         if tp != "observedAt":
             raise NgsiError("OperationNotSupported", f"timeproperty: only observedAt is supported, not {tp!r}", 501)
+        attrs = _attrs(request)
+        if "aggregatedValues" in opts:
+            methods, period = _aggregation(request)
+            origin = start if start is not None else 0
+            span = period or ((end if end is not None else platform.clock.now_us() + 1) - origin)
+            try:
+                rows = store.aggregate([e.id for e in ents], attrs=attrs, start=start, end=end, period=max(span, 1),
+                                       origin=origin)
+            except TooManyPeriods as e:
+                raise NgsiError("BadRequestData", f"aggrPeriodDuration: {e} in this time range; narrow timeAt.."
+                                                  "endTimeAt or lengthen the period") from None
+            return [render.aggregated_entity(e, [r for r in rows if r.entity_id == e.id], methods, max(span, 1), end)
+                    for e in ents]
         last_n = _int(request, "lastN", None, 1, 100_000)
-        e = published(store.temporal(entity_id, attrs=_attrs(request), start=start, end=end, last_n=last_n),
-                      entity_id)
-        return respond(request, render.temporal_entity(e, temporal_values="temporalValues" in opts))
+        out = []
+        for e in ents:
+            t = store.temporal(e.id, attrs=attrs, start=start, end=end, last_n=last_n)
+            if t is not None:
+                out.append(render.temporal_entity(t, temporal_values="temporalValues" in opts))
+        return out
+
+    @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity")
+    def temporal(entity_id: str, request: Request):
+        e = published(store.entity(entity_id), entity_id)
+        return respond(request, temporal_bodies(request, [e])[0])
+
+    @r.get("/temporal/entities", summary="Query temporal entities")
+    def temporal_query(request: Request):
+        qp = request.query_params
+        types = short_types(qp["type"]) if qp.get("type") else None
+        ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
+        q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
+        if not (types or ids or id_pattern or having or q is not None):
+            raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs or q")
+        if not qp.get("timerel"):
+            raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
+        limit = _int(request, "limit", 20, 0, MAX_TEMPORAL_LIMIT)
+        offset = _int(request, "offset", 0, 0)
+        try:
+            ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset,
+                                         exclude_sources=unpublished(), q=q, id_pattern=id_pattern, having=having)
+        except qlang.QueryError as e:
+            raise NgsiError("BadRequestData", f"q: {e}") from None
+        headers = {"NGSILD-Results-Count": str(total)} if qp.get("count") == "true" else {}
+        return respond(request, temporal_bodies(request, ents), headers=headers)
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")
     def citylink_context():

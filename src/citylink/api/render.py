@@ -110,3 +110,28 @@ def temporal_entity(e: EntityRow, *, temporal_values: bool = False) -> dict:
         else:
             out.setdefault(a.name, []).append(attribute(a, temporal=True))
     return out
+
+
+AGGR_FIELDS = {"avg": "avg", "min": "min", "max": "max", "sum": "sum", "totalCount": "total", "distinctCount": "distinct"}
+
+
+def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int, end: int | None) -> dict:
+    """The aggregated temporal representation (ETSI GS CIM 009, 4.5.19): per attribute and method, a list
+    of [value, start of the period, end of the period]."""
+    out: dict[str, Any] = {"id": e.id, "type": e.type}
+    slots: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        slot = slots.get((r.name, r.dataset_id))
+        if slot is None:
+            slot = slots[(r.name, r.dataset_id)] = {"type": r.kind, **{m: [] for m in methods}}
+            if r.dataset_id:
+                slot["datasetId"] = r.dataset_id
+        stop = r.start + period if end is None else min(end, r.start + period)
+        for m in methods:
+            slot[m].append([getattr(r, AGGR_FIELDS[m]), iso(r.start), iso(stop)])
+    for (name, _), slot in slots.items():
+        if name in out:
+            out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [slot]
+        else:
+            out[name] = slot
+    return out

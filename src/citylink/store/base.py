@@ -46,6 +46,23 @@ class EntityRow(EntityInfo):
 
 
 @dataclass
+class AggRow:
+    """One period of one attribute of one entity, aggregated in the database."""
+    entity_id: str
+    name: str
+    iri: str
+    kind: str
+    dataset_id: str
+    start: int                 # µs: the period is [start, start + period)
+    avg: float | None          # numbers only (not true/false, date-times or texts)
+    min: float | None
+    max: float | None
+    sum: float | None
+    total: int                 # every instance
+    distinct: int
+
+
+@dataclass
 class SpecRow:
     id: int
     kind: str
@@ -238,6 +255,36 @@ class Store(ABC):
     def temporal(self, entity_id: str, *, attrs: list[str] | None = None, start: int | None = None,
                  end: int | None = None, last_n: int | None = None) -> EntityRow | None:
         """The entity with every attribute instance in [start, end) (newest ``last_n`` per attribute)."""
+
+    @abstractmethod
+    def aggregate(self, entity_ids: list[str], *, attrs: list[str] | None, start: int | None, end: int | None,
+                  period: int, origin: int) -> list[AggRow]:
+        """Per entity, attribute, datasetId and period of ``period`` µs counted from ``origin``: avg, min,
+        max, sum, count and distinct count of the instances in [start, end), computed in the database.
+        More than :data:`MAX_PERIODS` rows raise :class:`TooManyPeriods`."""
+
+
+MAX_PERIODS = 100_000  # aggregated rows one temporal request may produce
+
+# temporal aggregation, one dialect-free statement: {bucket} numbers the period of an instance, {numtext}
+# writes a number as text (to count distinct values of any kind); numbers alone are averaged and summed
+AGG_SQL = """SELECT e.id, a.name, a.iri, a.kind, x.dataset_id, {bucket} AS b,
+       avg(CASE WHEN x.value_json IS NULL THEN x.value_num END), min(CASE WHEN x.value_json IS NULL THEN x.value_num END),
+       max(CASE WHEN x.value_json IS NULL THEN x.value_num END), sum(CASE WHEN x.value_json IS NULL THEN x.value_num END),
+       count(*), count(DISTINCT coalesce(x.value_json, {numtext}))
+FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid = x.eid"""
+
+
+class TooManyPeriods(ValueError):
+    pass
+
+
+def agg_rows(rows: Iterable[tuple], origin: int, period: int) -> list[AggRow]:
+    """(entity id, name, iri, kind, dataset, bucket number, avg, min, max, sum, count, distinct) → AggRow."""
+    out = [AggRow(r[0], r[1], r[2], r[3], r[4], origin + int(r[5]) * period, *r[6:]) for r in rows]
+    if len(out) > MAX_PERIODS:
+        raise TooManyPeriods(f"more than {MAX_PERIODS:,} periods")
+    return out
 
 
 def ledger_view(rows: Iterable[tuple[str, str, int]], refusals: Iterable[tuple[str, str, int]],

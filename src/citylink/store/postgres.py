@@ -34,8 +34,8 @@ from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
 from ..query import qlang
 from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
-from .base import (AttrRow, EntityRow, SpecRow, Store, attr_ids, cached_key, ensured_key, having_condition,
-                   latest_per_key, ledger_view, migrations)
+from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
+                   ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -582,6 +582,27 @@ class PostgresStore(Store):
             for a in r.execute(q, (list(by_eid),)).fetchall():
                 by_eid[a[0]].attrs.append(self._attr(a[1:]))
         return ents, total
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+        if not entity_ids:
+            return []
+        where = ["e.id = ANY(%s::text[])"]
+        args: list = [list(entity_ids)]
+        if attrs:
+            where.append("(a.name = ANY(%s::text[]) OR a.iri = ANY(%s::text[]))")
+            args += [list(attrs)] * 2
+        if start is not None:
+            where.append("x.observed_at >= %s")
+            args.append(from_us(start))
+        if end is not None:
+            where.append("x.observed_at < %s")
+            args.append(from_us(end))
+        bucket = "floor((extract(epoch FROM x.observed_at) * 1000000 - %s) / %s)::bigint"
+        sql = (AGG_SQL.format(bucket=bucket, numtext="x.value_num::text") + " WHERE " + " AND ".join(where)
+               + " GROUP BY x.eid, x.aid, a.name, a.iri, a.kind, e.id, x.dataset_id, b "
+                 "ORDER BY e.id, a.name, x.dataset_id, b LIMIT %s")
+        rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
+        return agg_rows(rows, origin, period)
 
     def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):
         r = self._r

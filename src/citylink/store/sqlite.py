@@ -22,8 +22,8 @@ from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedB
 from ..query import qlang
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
-from .base import (AttrRow, EntityRow, SpecRow, Store, attr_ids, cached_key, ensured_key, having_condition,
-                   latest_per_key, ledger_view, migrations)
+from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
+                   ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -478,6 +478,26 @@ class SQLiteStore(Store):
             for a in r.execute(q, list(by_eid)).fetchall():
                 by_eid[a[0]].attrs.append(AttrRow(*a[1:]))
         return ents, total
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+        if not entity_ids:
+            return []
+        where = [f"e.id IN ({','.join('?' * len(entity_ids))})"]
+        args: list = list(entity_ids)
+        if attrs:
+            where.append(f"(a.name IN ({','.join('?' * len(attrs))}) OR a.iri IN ({','.join('?' * len(attrs))}))")
+            args += list(attrs) * 2
+        if start is not None:
+            where.append("x.observed_at >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("x.observed_at < ?")
+            args.append(end)
+        sql = (AGG_SQL.format(bucket="(x.observed_at - ?) / ?", numtext="CAST(x.value_num AS TEXT)")
+               + " WHERE " + " AND ".join(where)
+               + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.dataset_id, b LIMIT ?")
+        rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
+        return agg_rows(rows, origin, period)
 
     def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):
         r = self._r
