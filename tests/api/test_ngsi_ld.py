@@ -373,3 +373,27 @@ def test_bad_temporal_parameters_are_named(client, query, param, monkeypatch):
 def test_a_temporal_query_needs_timerel(client):
     body = get(client, "/ngsi-ld/v1/temporal/entities?type=WasteContainer", 400).json()
     assert body["detail"].startswith("timerel:")
+
+
+# -- discovery: types, attributes, contexts ----------------------------------------------------------------
+
+def test_types_and_attributes(client):
+    assert get(client, "/ngsi-ld/v1/types").json()["typeList"] == ["WasteContainer"]
+    (t,) = get(client, "/ngsi-ld/v1/types?details=true").json()
+    assert t["typeName"] == "WasteContainer" and t["type"] == "EntityType" and "fillingLevel" in t["attributeNames"]
+    info = get(client, "/ngsi-ld/v1/types/WasteContainer").json()
+    assert info["entityCount"] == 4 and info["type"] == "EntityTypeInfo"
+    assert {a["attributeName"] for a in info["attributeDetails"]} >= {"fillingLevel", "temperature", "status"}
+    assert get(client, "/ngsi-ld/v1/types/" + info["id"]).json()["typeName"] == "WasteContainer"  # by IRI too
+    names = get(client, "/ngsi-ld/v1/attributes").json()["attributeList"]
+    assert "fillingLevel" in names and "compactionCount" in names
+    fill = get(client, "/ngsi-ld/v1/attributes/fillingLevel").json()
+    assert fill["attributeCount"] == 4 and fill["typeNames"] == ["WasteContainer"] and fill["id"] == SDM + "fillingLevel"
+    comp = next(a for a in get(client, "/ngsi-ld/v1/attributes?details=true").json()
+                if a["attributeName"] == "compactionCount")
+    assert comp["attributeCount"] == 2  # the ACME bins; Bravo's do not count compactions
+    assert get(client, "/ngsi-ld/v1/types/ParkingSpot", 404).json()["type"] == ERR + "ResourceNotFound"
+    assert get(client, "/ngsi-ld/v1/attributes/nothing", 404).json()["type"] == ERR + "ResourceNotFound"
+    assert get(client, "/ngsi-ld/v1/types?details=maybe", 400).json()["detail"].startswith("details:")
+    (ctx,) = get(client, "/ngsi-ld/v1/jsonldContexts").json()
+    assert ctx.endswith("/ngsi-ld/v1/jsonldContexts/citylink") and get(client, ctx).json()["@context"]

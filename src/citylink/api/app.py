@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 
 from .. import __version__
 from ..adapters import http_push
-from . import health, ngsi_ld
+from . import discovery, health, ngsi_ld
 from .problems import NgsiError, problem
 
 
@@ -17,6 +17,7 @@ def create_app(platform) -> FastAPI:
     app.include_router(health.router(platform))
     app.include_router(http_push.router(platform))
     app.include_router(ngsi_ld.router(platform))
+    app.include_router(discovery.router(platform))
 
     @app.exception_handler(NgsiError)
     async def ngsi_error(request: Request, exc: NgsiError):

@@ -176,36 +176,38 @@ def _geojson(request: Request) -> str | None:
     return prop
 
 
+def respond(request: Request, body, status: int = 200, headers: dict | None = None) -> JSONResponse:
+    headers = dict(headers or {})
+    accept = request.headers.get("accept", "application/json")
+    geo = _geojson(request)
+    if geo is not None:
+        body = render.feature_collection(body, geo) if isinstance(body, list) else render.feature(body, geo)
+        headers["Link"] = context.link_header(str(request.base_url))
+        media = GEOJSON
+    elif "application/ld+json" in accept:
+        ctx = str(request.base_url).rstrip("/") + context.CONTEXT_PATH
+        if isinstance(body, list):
+            body = [dict(b, **{"@context": ctx}) for b in body]
+        else:
+            body = dict(body, **{"@context": ctx})
+        media = "application/ld+json"
+    else:
+        headers["Link"] = context.link_header(str(request.base_url))
+        media = "application/json"
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media)
+
+
+def unpublished(platform) -> set[str]:
+    """Sources with ``status: testing``: their data is stored but published nowhere."""
+    return {sid for sid, src in platform.specs.sources.items() if not src.live}
+
+
 def router(platform) -> APIRouter:
     r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
     store = platform.store
 
-    def respond(request: Request, body, status: int = 200, headers: dict | None = None) -> JSONResponse:
-        headers = dict(headers or {})
-        accept = request.headers.get("accept", "application/json")
-        geo = _geojson(request)
-        if geo is not None:
-            body = render.feature_collection(body, geo) if isinstance(body, list) else render.feature(body, geo)
-            headers["Link"] = context.link_header(str(request.base_url))
-            media = GEOJSON
-        elif "application/ld+json" in accept:
-            ctx = str(request.base_url).rstrip("/") + context.CONTEXT_PATH
-            if isinstance(body, list):
-                body = [dict(b, **{"@context": ctx}) for b in body]
-            else:
-                body = dict(body, **{"@context": ctx})
-            media = "application/ld+json"
-        else:
-            headers["Link"] = context.link_header(str(request.base_url))
-            media = "application/json"
-        return JSONResponse(body, status_code=status, headers=headers, media_type=media)
-
-    def unpublished() -> set[str]:
-        """Sources with ``status: testing``: their data is stored but published nowhere."""
-        return {sid for sid, src in platform.specs.sources.items() if not src.live}
-
     def published(e, entity_id: str):
-        if e is None or e.source in unpublished():
+        if e is None or e.source in unpublished(platform):
             raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
         return e
 
@@ -221,34 +223,38 @@ def router(platform) -> APIRouter:
         e = published(store.entity(entity_id), entity_id)
         return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit))
 
-    @r.get("/entities", summary="Query entities")
-    def query(request: Request):
-        opts = _options(request)
-        fmt = _format(request, opts)
+    def select(request: Request, max_limit: int):
+        """The entities a query names (type, id, idPattern, attrs, q; limit, offset) and their total."""
         qp = request.query_params
-        types = short_types(qp["type"]) if qp.get("type") else None
-        ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
         unsupported = [p for p in ("georel", "geometry", "coordinates", "geoQ", "scopeQ", "csf") if p in qp]
         if unsupported:
             raise NgsiError("OperationNotSupported",
                             f"{unsupported[0]}: not supported yet by this CityLink version (type, id, idPattern, q, "
                             f"attrs, pick, omit, limit, offset, count and options are)", 501)
+        types = short_types(qp["type"]) if qp.get("type") else None
+        ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
         q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
         if not (types or ids or id_pattern or having or q is not None):
             raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs or q")
-        limit = _int(request, "limit", 20, 0, MAX_LIMIT)
+        limit = _int(request, "limit", 20, 0, max_limit)
         offset = _int(request, "offset", 0, 0)
-        pick, omit = _projection(request)
         try:
-            ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset,
-                                         exclude_sources=unpublished(), q=q, id_pattern=id_pattern, having=having)
+            return store.entities(types=types, ids=ids, limit=limit, offset=offset,
+                                  exclude_sources=unpublished(platform), q=q, id_pattern=id_pattern, having=having)
         except qlang.QueryError as e:
             raise NgsiError("BadRequestData", f"q: {e}") from None
+
+    def counted(request: Request, total: int) -> dict:
+        return {"NGSILD-Results-Count": str(total)} if request.query_params.get("count") == "true" else {}
+
+    @r.get("/entities", summary="Query entities")
+    def query(request: Request):
+        opts = _options(request)
+        fmt = _format(request, opts)
+        pick, omit = _projection(request)
+        ents, total = select(request, MAX_LIMIT)
         body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit) for e in ents]
-        headers = {}
-        if qp.get("count") == "true":
-            headers["NGSILD-Results-Count"] = str(total)
-        return respond(request, body, headers=headers)
+        return respond(request, body, headers=counted(request, total))
 
     def temporal_bodies(request: Request, ents) -> list[dict]:
         """The temporal representation of these entities: instances, simplified, or aggregated."""
@@ -286,23 +292,10 @@ def router(platform) -> APIRouter:
 
     @r.get("/temporal/entities", summary="Query temporal entities")
     def temporal_query(request: Request):
-        qp = request.query_params
-        types = short_types(qp["type"]) if qp.get("type") else None
-        ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
-        q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
-        if not (types or ids or id_pattern or having or q is not None):
-            raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs or q")
-        if not qp.get("timerel"):
+        if not request.query_params.get("timerel"):
             raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
-        limit = _int(request, "limit", 20, 0, MAX_TEMPORAL_LIMIT)
-        offset = _int(request, "offset", 0, 0)
-        try:
-            ents, total = store.entities(types=types, ids=ids, limit=limit, offset=offset,
-                                         exclude_sources=unpublished(), q=q, id_pattern=id_pattern, having=having)
-        except qlang.QueryError as e:
-            raise NgsiError("BadRequestData", f"q: {e}") from None
-        headers = {"NGSILD-Results-Count": str(total)} if qp.get("count") == "true" else {}
-        return respond(request, temporal_bodies(request, ents), headers=headers)
+        ents, total = select(request, MAX_TEMPORAL_LIMIT)
+        return respond(request, temporal_bodies(request, ents), headers=counted(request, total))
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")
     def citylink_context():

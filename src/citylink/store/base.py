@@ -256,6 +256,19 @@ class Store(ABC):
                  end: int | None = None, last_n: int | None = None) -> EntityRow | None:
         """The entity with every attribute instance in [start, end) (newest ``last_n`` per attribute)."""
 
+    def catalogue(self, exclude_sources: set[str] | None = None) -> tuple[dict[str, int], list[tuple]]:
+        """What is in the store, for type and attribute discovery: {type: entity count}, and rows of
+        (type, attribute name, IRI, kind, entities having it)."""
+        ph = "%s" if self.url.startswith("postgres") else "?"
+        ex = sorted(exclude_sources or ())
+        w = f" WHERE e.source NOT IN ({','.join([ph] * len(ex))})" if ex else ""
+        r = self._r
+        types = dict(r.execute(f"SELECT e.type, count(*) FROM entities e{w} GROUP BY e.type", ex).fetchall())
+        attrs = r.execute("SELECT e.type, a.name, a.iri, a.kind, count(DISTINCT x.eid) FROM entity_attrs x "
+                          f"JOIN entities e ON e.eid = x.eid JOIN attributes a ON a.aid = x.aid{w} "
+                          "GROUP BY e.type, a.name, a.iri, a.kind ORDER BY a.name, e.type", ex).fetchall()
+        return types, [tuple(a) for a in attrs]
+
     @abstractmethod
     def aggregate(self, entity_ids: list[str], *, attrs: list[str] | None, start: int | None, end: int | None,
                   period: int, origin: int) -> list[AggRow]:
