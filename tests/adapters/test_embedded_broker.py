@@ -48,6 +48,8 @@ def test_qos1_messages_wait_for_the_platform_while_it_is_away(tmp_path, bins_dir
         publish_all(c, 200)
         assert wait_until(lambda: p.store.ledger().get(SOURCE, {}).get("received") == 200, 20)
         ingest.stop()                      # the platform goes away; its session stays at the broker
+        # amqtt sends into a closing connection until it has noticed the disconnect (see the module): wait for it
+        assert wait_until(lambda: broker.session_states().get(ingest.client_id) == "disconnected", 10)
         publish_all(c, 150, start=200)
         ingest = MqttIngest(p, broker.url).start()
         assert ingest.connected.wait(10)

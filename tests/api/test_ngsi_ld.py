@@ -146,8 +146,8 @@ def test_bad_options_on_retrieve(client):
 def test_too_many_results_and_unsupported_queries(client):
     body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&limit=5000", 403).json()
     assert body["type"] == ERR + "TooManyResults"
-    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&georel=near;maxDistance==100", 501).json()
-    assert body["type"] == ERR + "OperationNotSupported" and body["detail"].startswith("georel:")
+    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&scopeQ=/Dobong", 501).json()
+    assert body["type"] == ERR + "OperationNotSupported" and body["detail"].startswith("scopeQ:")
 
 
 # -- temporal ------------------------------------------------------------------------------------------
@@ -397,3 +397,14 @@ def test_types_and_attributes(client):
     assert get(client, "/ngsi-ld/v1/types?details=maybe", 400).json()["detail"].startswith("details:")
     (ctx,) = get(client, "/ngsi-ld/v1/jsonldContexts").json()
     assert ctx.endswith("/ngsi-ld/v1/jsonldContexts/citylink") and get(client, ctx).json()["@context"]
+
+
+def test_geo_query_over_http(client):
+    near = "georel=near;maxDistance==300&geometry=Point&coordinates=[127.0471,37.6688]"
+    assert ids_of(client, "type=WasteContainer&" + near) == [A17]
+    assert ids_of(client, near) == [A17]  # a geo-query alone is enough
+    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&georel=near&geometry=Point&coordinates=[1,2]",
+               400).json()
+    assert body["detail"].startswith("georel:")
+    body = get(client, "/ngsi-ld/v1/entities?georel=within&geometry=Polygon&coordinates=[[1,2]]", 400).json()
+    assert body["detail"].startswith("coordinates:")

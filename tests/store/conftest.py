@@ -36,6 +36,10 @@ def store_url(engine, tmp_path):
         yield f"sqlite:///{tmp_path / 'citylink.db'}"
         return
     admin = _admin()
+    if not admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
+        admin.close()
+        pytest.skip("PostGIS is not installed on the PostgreSQL server (Debian: postgresql-15-postgis-3; "
+                    ".ci/run installs it)")
     name = f"citylink_test_{secrets.token_hex(6)}"
     admin.execute(f"CREATE DATABASE {name}")
     try:

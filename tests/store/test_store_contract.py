@@ -123,7 +123,7 @@ def test_upgrade_keeps_data(open_unmigrated):
     assert s.schema_version() == 1
     _write_as_version_1(s, msg(1), msg(2), msg(3, SRC2))  # what a CityLink of schema 1 wrote
     s.count_refused(SRC, "bad_token", NOW)
-    assert s.migrate() == [2, 3, 4, 5]
+    assert s.migrate() == [2, 3, 4, 5, 6]
     for store in (s, open_unmigrated()):
         assert [m.id for m in store.raw_messages()] == [1, 2, 3]
         assert store.ledger()[SRC]["pending"] == 2 and store.ledger()[SRC]["refused_bad_token"] == 1

@@ -146,3 +146,60 @@ def test_too_many_periods_is_refused(series, monkeypatch):
     monkeypatch.setattr(sys.modules[type(store).__module__], "MAX_PERIODS", 5)  # the engine's LIMIT
     with pytest.raises(base.TooManyPeriods):
         store.aggregate([eid], attrs=["fill"], start=T0, end=None, period=600_000_000, origin=T0)
+
+
+# -- geo-queries on positions, SQLite (index + shapely) and PostgreSQL (PostGIS) alike ----------------------
+
+from citylink.query.geo import GeoError, parse as parse_geo  # noqa: E402
+
+PLACES = {"office": (127.0471, 37.6688), "ssangmun": (127.0418, 37.6554), "changdong": (127.0437, 37.6376),
+          "nowhere": (None, None)}
+SQUARE = "[[[127.04,37.66],[127.05,37.66],[127.05,37.67],[127.04,37.67],[127.04,37.66]]]"
+
+
+@pytest.fixture
+def placed(store):
+    store.register_attributes(CATALOG)
+    msgs, obs, ents, outs = [], [], {}, []
+    for i, (name, (lon, lat)) in enumerate(PLACES.items(), 1):
+        eid = f"urn:ngsi-ld:Bin:dobong:{name}"
+        msgs.append(RawMessage(i, "bins", T0, b"{}", "http_push", {}))
+        ents[eid] = EntityInfo(eid, "Bin", "waste", "sanitation", "bins", lon, lat)
+        obs.append((i, eid, NS + "fill", "", 0.5, None, "C62", T0, 0, 1))
+        outs.append((i, "bins", STORED, (T0, i), 1))
+    store.archive(msgs)
+    store.apply(NormalizedBatch(obs, ents, outs, [], []), T0 + 1)
+    return store
+
+
+@pytest.mark.parametrize("georel, geometry, coordinates, want", [
+    ("near;maxDistance==2000", "Point", "[127.0471,37.6688]", ["office", "ssangmun"]),
+    ("near;maxDistance==1000", "Point", "[127.0471,37.6688]", ["office"]),
+    ("near;minDistance==2000", "Point", "[127.0471,37.6688]", ["changdong"]),
+    ("near;minDistance==1000;maxDistance==2000", "Point", "[127.0471,37.6688]", ["ssangmun"]),
+    ("within", "Polygon", SQUARE, ["office"]),
+    ("intersects", "Polygon", SQUARE, ["office"]),
+    ("disjoint", "Polygon", SQUARE, ["changdong", "ssangmun"]),
+    ("equals", "Point", "[127.0471,37.6688]", ["office"]),
+    ("contains", "Point", "[127.0418,37.6554]", ["ssangmun"]),
+    ("overlaps", "Polygon", SQUARE, []),
+    ("within", "MultiPolygon", "[" + SQUARE + ",[[[127.03,37.63],[127.05,37.63],[127.05,37.64],[127.03,37.64],[127.03,37.63]]]]",
+     ["changdong", "office"]),
+])
+def test_geo_queries(placed, georel, geometry, coordinates, want):
+    ents, total = placed.entities(geo=parse_geo(georel, geometry, coordinates), limit=10)
+    assert sorted(e.id.rsplit(":", 1)[1] for e in ents) == want and total == len(want)
+
+
+@pytest.mark.parametrize("args, param", [
+    (("near", "Point", "[127,37]"), "georel"), (("near;maxDistance==-5", "Point", "[127,37]"), "georel"),
+    (("within;maxDistance==5", "Polygon", SQUARE), "georel"), (("inside", "Polygon", SQUARE), "georel"),
+    (("within", "Circle", "[127,37]"), "geometry"), (("near;maxDistance==5", "Polygon", SQUARE), "geometry"),
+    (("within", "Polygon", "[[127.04,37.66]]"), "coordinates"), (("within", "Point", "[200,37]"), "coordinates"),
+    (("within", "Polygon", "[[[0,0],[1,1],[1,0],[0,1],[0,0]]]"), "coordinates"),  # a bow tie crosses itself
+    (("within", "Point", "not json"), "coordinates"), (("within", None, "[1,2]"), "geometry"),
+])
+def test_bad_geo_queries_name_the_parameter(args, param):
+    with pytest.raises(GeoError) as e:
+        parse_geo(*args)
+    assert e.value.param == param and str(e.value).startswith(param + ":")

@@ -5,6 +5,10 @@ thread, listening on loopback.  QoS 1 messages for a persistent session that is 
 — amqtt keeps them only for clients that give a user name, so every client here gives one — but only
 in memory: a production deployment uses Mosquitto with ``data/mosquitto.conf`` (see
 :mod:`citylink.adapters.broker`) and sets ``mqtt_url``.
+
+Known limits of amqtt 0.12 (why it is the demo's broker only): a QoS 1 message sent to a subscriber is
+given up after 5 s without its PUBACK, and a message that arrives while the broker has not yet noticed
+a subscriber's disconnect is sent into the closing connection and lost.
 """
 from __future__ import annotations
 
@@ -41,6 +45,12 @@ class EmbeddedBroker:
                                f"{self._error}") from self._error
         return self
 
+    def session_states(self, timeout: float = 5) -> dict[str, str]:
+        """client id → the broker's view of its session ("connected", "disconnected", …)."""
+        async def read():
+            return {cid: session.transitions.state for cid, (session, _) in self._broker._sessions.items()}
+        return asyncio.run_coroutine_threadsafe(read(), self._loop).result(timeout)
+
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -55,7 +65,7 @@ class EmbeddedBroker:
         from amqtt.broker import Broker
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        broker = Broker({
+        self._broker = broker = Broker({
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 1000}},
             # a user name is required (any), so sessions are not anonymous and keep their QoS 1 messages
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}},

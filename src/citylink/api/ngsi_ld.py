@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..clock import to_us
+from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
 from . import context, render
@@ -226,21 +227,27 @@ def router(platform) -> APIRouter:
     def select(request: Request, max_limit: int):
         """The entities a query names (type, id, idPattern, attrs, q; limit, offset) and their total."""
         qp = request.query_params
-        unsupported = [p for p in ("georel", "geometry", "coordinates", "geoQ", "scopeQ", "csf") if p in qp]
+        unsupported = [p for p in ("geoQ", "scopeQ", "csf") if p in qp]
         if unsupported:
             raise NgsiError("OperationNotSupported",
                             f"{unsupported[0]}: not supported yet by this CityLink version (type, id, idPattern, q, "
-                            f"attrs, pick, omit, limit, offset, count and options are)", 501)
+                            f"georel, attrs, pick, omit, limit, offset, count and options are)", 501)
+        try:
+            geo = geoquery.parse(qp.get("georel"), qp.get("geometry"), qp.get("coordinates"),
+                                 qp.get("geoproperty") if qp.get("georel") else None)
+        except geoquery.GeoError as e:
+            raise NgsiError("BadRequestData", str(e)) from None
         types = short_types(qp["type"]) if qp.get("type") else None
         ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
         q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
-        if not (types or ids or id_pattern or having or q is not None):
-            raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs or q")
+        if not (types or ids or id_pattern or having or q is not None or geo is not None):
+            raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs, q or georel")
         limit = _int(request, "limit", 20, 0, max_limit)
         offset = _int(request, "offset", 0, 0)
         try:
             return store.entities(types=types, ids=ids, limit=limit, offset=offset,
-                                  exclude_sources=unpublished(platform), q=q, id_pattern=id_pattern, having=having)
+                                  exclude_sources=unpublished(platform), q=q, id_pattern=id_pattern, having=having,
+                                  geo=geo)
         except qlang.QueryError as e:
             raise NgsiError("BadRequestData", f"q: {e}") from None
 

@@ -99,12 +99,24 @@ def demo(ctx: typer.Context,
         stop.set()
         runner.join(timeout=60)  # the simulators deliver what they hold first
         rt.settle()              # take in the last files and vendor API records
+        received_all(p, sim.report.sent, 15)  # and what the broker still holds for the platform
         rt.stop()
         sim.close()
     console.print(board.render(final=True))
     console.print(f"stopped; the data stays in {s.data_dir} — run the demo again to go on from here.")
     if failure:
         fail(f"the simulation stopped: {type(failure[0]).__name__}: {failure[0]}")
+
+
+def received_all(platform, sent: dict[str, int], timeout: float) -> bool:
+    """Wait (at most ``timeout`` s) until the platform has received every message the simulators sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ledger = platform.store.ledger()
+        if all(ledger.get(sid, {}).get("received", 0) >= n for sid, n in sent.items()):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 class Summary:

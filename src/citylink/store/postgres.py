@@ -32,6 +32,7 @@ from ..clock import from_us, to_us
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, RawMessage
 from ..query import qlang
+from ..query.geo import postgis_condition
 from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
 from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
@@ -152,7 +153,12 @@ class PostgresStore(Store):
             with self._tx() as c:
                 if self._schema_table(c) >= version:  # another process got there first
                     continue
-                c.execute(sql)
+                try:
+                    c.execute(sql)
+                except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported) as e:  # no such extension
+                    raise StoreError(f"migration {name} needs what this PostgreSQL server lacks: {e.diag.message_primary}"
+                                     " — install PostGIS (Debian: postgresql-15-postgis-3) on the database server") \
+                        from None
                 c.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
             applied.append(version)
         return applied
@@ -544,9 +550,13 @@ class PostgresStore(Store):
         return ent
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None):
+                 having=None, geo=None):
         r = self._r
         where, args = [], []
+        if geo is not None:
+            cond, gargs = postgis_condition(geo)
+            where.append(cond)
+            args += gargs
         if id_pattern:
             where.append("id ~ %s")
             args.append(id_pattern)

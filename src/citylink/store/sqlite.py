@@ -20,6 +20,7 @@ import orjson
 from ..errors import StoreError
 from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
 from ..query import qlang
+from ..query.geo import sqlite_geo
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
 from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
@@ -65,6 +66,7 @@ class SQLiteStore(Store):
         c.execute("PRAGMA cache_size=-262144")  # 256 MiB
         c.execute("PRAGMA mmap_size=1073741824")
         c.createscalarfunction("regexp", sqlite_regexp, 2, deterministic=True)  # for idPattern and q's ~=
+        c.createscalarfunction("geo_rel", sqlite_geo, 6, deterministic=True)    # geo-queries
         return c
 
     @property
@@ -440,9 +442,16 @@ class SQLiteStore(Store):
         return ent
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None):
+                 having=None, geo=None):
         r = self._r
         where, args = [], []
+        if geo is not None:
+            box = geo.prefilter()
+            if box is not None:  # the (lon, lat) index narrows; shapely decides
+                where.append("e.lon BETWEEN ? AND ? AND e.lat BETWEEN ? AND ?")
+                args += [box[0], box[2], box[1], box[3]]
+            where.append("geo_rel(?, ?, ?, ?, e.lon, e.lat) = 1")
+            args += [geo.rel, geo.wkb, geo.max_distance, geo.min_distance]
         if id_pattern:
             where.append("id REGEXP ?")
             args.append(id_pattern)
