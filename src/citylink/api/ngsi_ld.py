@@ -216,8 +216,11 @@ def router(platform) -> APIRouter:
         names = context.type_names(platform.specs)
         return [names.get(t.strip(), t.strip()) for t in raw.split(",") if t.strip()]
 
+    # Entity reads are short (tens of µs of SQLite work per entity), so they run on the event loop: a hop to
+    # the thread pool costs more than the read (measured: 1,390 → 2,830 retrievals/s).  Temporal reads,
+    # which may aggregate for seconds, stay in the thread pool.
     @r.get("/entities/{entity_id:path}", summary="Retrieve an entity")
-    def retrieve(entity_id: str, request: Request):
+    async def retrieve(entity_id: str, request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = _projection(request)
@@ -247,7 +250,7 @@ def router(platform) -> APIRouter:
         try:
             return store.entities(types=types, ids=ids, limit=limit, offset=offset,
                                   exclude_sources=unpublished(platform), q=q, id_pattern=id_pattern, having=having,
-                                  geo=geo)
+                                  geo=geo, count=qp.get("count") == "true")
         except qlang.QueryError as e:
             raise NgsiError("BadRequestData", f"q: {e}") from None
 
@@ -255,7 +258,7 @@ def router(platform) -> APIRouter:
         return {"NGSILD-Results-Count": str(total)} if request.query_params.get("count") == "true" else {}
 
     @r.get("/entities", summary="Query entities")
-    def query(request: Request):
+    async def query(request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = _projection(request)

@@ -101,6 +101,9 @@ def compile_q(node: Node, aids: dict[str, list[int]], d: Dialect) -> tuple[str, 
     if not ids:
         return "(1 = 0)", []  # an attribute no entity has: nothing matches, not even !=
     cond, args = _leaf(node, d)
+    # a correlated EXISTS probes the entity's own rows (primary key) and a page stops after ``limit``
+    # matches; a semi-join through the (aid, value_num) index materialises every match first — measured
+    # 30 times slower for the benchmark's queries (docs/benchmarks.md)
     head = f"EXISTS (SELECT 1 FROM entity_attrs x WHERE x.eid = e.eid AND x.aid IN ({','.join(str(int(i)) for i in ids)})"
     return head + (f" AND {cond})" if cond else ")"), args
 

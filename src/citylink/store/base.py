@@ -246,8 +246,9 @@ class Store(ABC):
     def entities(self, *, types: list[str] | None = None, ids: list[str] | None = None,
                  limit: int = 20, offset: int = 0, exclude_sources: set[str] | None = None,
                  q=None, id_pattern: str | None = None, having: list[str] | None = None,
-                 geo=None) -> tuple[list[EntityRow], int]:
-        """Entities in creation order with their current attributes, and the total that match.
+                 geo=None, count: bool = True) -> tuple[list[EntityRow], int | None]:
+        """Entities in creation order with their current attributes, and the total that match (None
+        unless ``count``: counting every match costs a full pass).
         ``q``: a :mod:`citylink.query.qlang` tree; ``id_pattern``: a regular expression on the id;
         ``having``: attribute names of which an entity must have at least one; ``geo``: a
         :class:`citylink.query.geo.GeoQuery` on the entity's position."""

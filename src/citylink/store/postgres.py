@@ -550,7 +550,7 @@ class PostgresStore(Store):
         return ent
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None, geo=None):
+                 having=None, geo=None, count=True):
         r = self._r
         where, args = [], []
         if geo is not None:
@@ -581,7 +581,7 @@ class PostgresStore(Store):
             where.append("id = ANY(%s::text[])")
             args.append(list(ids))
         w = (" WHERE " + " AND ".join(where)) if where else ""
-        total = r.execute(f"SELECT count(*) FROM entities e{w}", args).fetchone()[0]
+        total = r.execute(f"SELECT count(*) FROM entities e{w}", args).fetchone()[0] if count else None
         rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities e{w} ORDER BY eid LIMIT %s OFFSET %s",
                          args + [limit, offset]).fetchall()
         ents = [self._entity(row) for row in rows]
