@@ -1,6 +1,7 @@
 """The read side of NGSI-LD (ETSI GS CIM 009) under ``/ngsi-ld/v1``: retrieve an entity; query entities
-by type, id, idPattern, attrs and the query language ``q``, projected with pick/omit, as NGSI-LD or
-GeoJSON; retrieve a temporal entity."""
+by type, id, idPattern, attrs, the query language ``q`` and geo-queries, projected with pick/omit, as
+NGSI-LD or GeoJSON; retrieve and query temporal entities, as instances, simplified or aggregated
+(``aggregatedValues`` per ISO 8601 period, computed in the database)."""
 from __future__ import annotations
 
 import re
@@ -110,9 +111,10 @@ def _aggregation(request: Request) -> tuple[list[str], int | None]:
     raw = qp.get("aggrPeriodDuration", "P0D")
     m = _PERIOD.match(raw)
     if not m or raw in ("P", "PT"):
-        why = " (months and years have no fixed length: use weeks or days)" if re.search(r"\d+[YM]", raw.split("T")[0]) \
-            else ""
-        raise NgsiError("BadRequestData", f"aggrPeriodDuration: {raw!r} is not an ISO 8601 duration such as PT1H or P1D{why}")
+        fixed = re.search(r"\d+[YM]", raw.split("T")[0])
+        why = " (months and years have no fixed length: use weeks or days)" if fixed else ""
+        raise NgsiError("BadRequestData",
+                        f"aggrPeriodDuration: {raw!r} is not an ISO 8601 duration such as PT1H or P1D{why}")
     w, d, h, mi, sec = (float(x) if x else 0.0 for x in m.groups())
     us = int((((w * 7 + d) * 24 + h) * 60 + mi) * 60e6 + sec * 1e6)
     if us == 0:
@@ -128,7 +130,7 @@ def _names(request: Request, name: str) -> list[str] | None:
         return None
     names = [a.strip() for a in raw.split(",") if a.strip()]
     if not names:
-        raise NgsiError("BadRequestData", f"{name}: give attribute names, separated by commas")
+        raise NgsiError("BadRequestData", f"{name}: give names, separated by commas")
     return names
 
 
