@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     bus: str = "memory"
     mqtt_url: str | None = None              # mqtt://host:port — subscribe for the sources that use MQTT
     pseudonym_key: str | None = None
+    admin_key: str | None = None             # the bootstrap admin key (default: made once in data_dir/admin.key)
+    insecure_no_auth: bool = False           # every request through: loopback only, for local tools
     max_clock_skew_seconds: float = 300.0   # beyond this ahead of now: flagged clock_skew
     max_future_seconds: float = 86_400.0    # beyond this ahead of now: quarantined
     late_after_seconds: float = 3_600.0     # older than this on arrival: flagged late
@@ -60,6 +62,17 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+
+    def resolved_admin_key(self) -> str:
+        if self.admin_key:
+            return self.admin_key
+        path = self.data_dir / "admin.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("cl_admin_" + secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
 
 _config_file: ContextVar[Path | None] = ContextVar("citylink_config_file", default=None)

@@ -27,7 +27,8 @@ def auth(token, ctype="application/json"):
 
 
 def ledger(client):
-    r = client.get("/api/ledger")
+    key = client.app.state.platform.settings.resolved_admin_key()
+    r = client.get("/api/ledger", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200
     return r.json()
 

@@ -17,11 +17,14 @@ from citylink.spec.loader import load_paths
 from test_cli_serve import CITYLINK, free_port, needs_script, serving
 
 SERVICES = sorted(load_paths([BUNDLED_SPECS]).services)
+ADMIN_KEY = "demo-test-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def demo_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYLINK_")}  # no broker URL: embedded
     env["CITYLINK_PSEUDONYM_KEY"] = "demo-test"
+    env["CITYLINK_ADMIN_KEY"] = ADMIN_KEY
     return env
 
 
@@ -43,6 +46,7 @@ def test_demo_runs_every_service_on_a_bare_machine_and_keeps_its_data(tmp_path):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=demo_env())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "(embedded)" in r.stdout and "/ngsi-ld/v1/entities" in r.stdout
+    assert f"Authorization: Bearer {ADMIN_KEY}" in r.stdout  # the demo prints the admin key
     for service in SERVICES:  # a summary line per service
         assert re.search(rf"(?m)^{re.escape(service)}\s+\d+\s+\d+\s+[\d,]+", r.stdout), service
     assert f"the data stays in {data}" in r.stdout
@@ -69,7 +73,7 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
         while True:
             assert proc.poll() is None, proc.stdout.read()
             try:
-                led = httpx.get(f"http://127.0.0.1:{port}/api/ledger", timeout=5).json()
+                led = httpx.get(f"http://127.0.0.1:{port}/api/ledger", timeout=5, headers=ADMIN).json()
                 if led and sum(v.get("received", 0) for v in led.values()) > 100:
                     break
             except httpx.TransportError:
@@ -94,7 +98,8 @@ def test_simulate_drives_a_running_platform_over_http_and_mqtt(tmp_path, bins_di
         pytest.skip("mosquitto is not installed (Debian package mosquitto)")
     with broker:
         data = tmp_path / "data"
-        env = dict(os.environ, CITYLINK_MQTT_URL=broker.url, CITYLINK_PSEUDONYM_KEY="sim-test")
+        env = dict(os.environ, CITYLINK_MQTT_URL=broker.url, CITYLINK_PSEUDONYM_KEY="sim-test",
+                   CITYLINK_ADMIN_KEY=ADMIN_KEY)
         with serving(data, BUNDLED_SPECS, env, tmp_path / "serve.log") as (_, http):
             r = subprocess.run([str(CITYLINK), "--data-dir", str(data), "simulate", "--url", str(http.base_url),
                                 "--source", "bins-acme-http", "--source", "crosswalk-cheonha-mqtt", "--backfill",
@@ -123,3 +128,11 @@ def test_simulate_dry_run_prints_the_messages_it_would_send(tmp_path):
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines and {x["source"] for x in lines} == {"snowbox-lora-chirpstack"}
     assert all('"data":' in x["body"] and '"deviceInfo"' in x["body"] for x in lines)
+
+
+@needs_script
+def test_insecure_no_auth_is_refused_off_loopback(tmp_path):
+    for command in ("serve", "demo"):
+        r = subprocess.run([str(CITYLINK), "--data-dir", str(tmp_path / "d"), command, "--host", "0.0.0.0",
+                            "--insecure-no-auth"], capture_output=True, text=True, timeout=60, env=demo_env())
+        assert r.returncode == 2 and "--insecure-no-auth: refused on 0.0.0.0" in r.stderr, (command, r.stderr)

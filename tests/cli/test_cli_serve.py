@@ -46,7 +46,8 @@ def serving(data: Path, specs: Path, env: dict, log_path: Path):
     proc = subprocess.Popen([str(CITYLINK), "--data-dir", str(data), "serve", "--specs", str(specs),
                              "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        admin = {"Authorization": f"Bearer {env['CITYLINK_ADMIN_KEY']}"} if "CITYLINK_ADMIN_KEY" in env else {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=admin) as http:
             deadline = time.monotonic() + 30
             while True:
                 assert proc.poll() is None, open(log_path).read()
@@ -77,7 +78,8 @@ def test_serve_push_read_and_hot_reload(tmp_path, bins_dir):
     spec = bins_dir / "sources/bins-acme-http.yaml"
     original = spec.read_text()
     spec.write_text(original.replace("  compactionCount: {from: compactions}\n", ""))
-    env = dict(os.environ, CITYLINK_SPEC_POLL_SECONDS="0.2", CITYLINK_PSEUDONYM_KEY="serve-test")
+    env = dict(os.environ, CITYLINK_SPEC_POLL_SECONDS="0.2", CITYLINK_PSEUDONYM_KEY="serve-test",
+               CITYLINK_ADMIN_KEY="serve-test-admin")
 
     r = cli(data, "spec", "apply", bins_dir, env=env)
     assert r.returncode == 0, r.stderr
@@ -120,7 +122,7 @@ def test_concurrent_pushes_all_end_in_the_ledger(tmp_path, bins_dir):
     """Several vendors' gateways pushing at once: every message is answered after it is archived, and
     the ledger balances with nothing pending (SQLite's single writer under concurrent requests)."""
     data = tmp_path / "data"
-    env = dict(os.environ, CITYLINK_PSEUDONYM_KEY="serve-test")
+    env = dict(os.environ, CITYLINK_PSEUDONYM_KEY="serve-test", CITYLINK_ADMIN_KEY="serve-test-admin")
     assert cli(data, "spec", "apply", bins_dir, env=env).returncode == 0
     token = cli(data, "sources", "token", ACME, env=env).stdout.strip()
     now = datetime.now(timezone.utc)

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..adapters import http_push
 from . import discovery, health, ngsi_ld
+from .auth import scope
 from .problems import NgsiError, problem
 
 
@@ -22,7 +23,7 @@ def create_app(platform) -> FastAPI:
                   description="Smart city data platform: vendor ingest, NGSI-LD context API.")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[scope("public")])
     def docs():
         """The OpenAPI documentation, with Swagger UI served from here (no CDN: it works offline)."""
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="CityLink API",
@@ -32,10 +33,11 @@ def create_app(platform) -> FastAPI:
                                    oauth2_redirect_url="/static/swagger-ui/oauth2-redirect.html")
 
     app.state.platform = platform
-    app.include_router(health.router(platform))
-    app.include_router(http_push.router(platform))
-    app.include_router(ngsi_ld.router(platform))
-    app.include_router(discovery.router(platform))
+    # every route of these routers declares its scope (auth.scope); tests walk them to make sure
+    app.state.routers = [health.router(platform), http_push.router(platform), ngsi_ld.router(platform),
+                         discovery.router(platform)]
+    for router in app.state.routers:
+        app.include_router(router)
 
     @app.exception_handler(NgsiError)
     async def ngsi_error(request: Request, exc: NgsiError):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from . import context
+from .auth import scope
 from .ngsi_ld import respond, unpublished
 from .problems import NgsiError
 
@@ -17,7 +18,7 @@ def _list_id(kind: str, names: list[str]) -> str:
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
+    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"], dependencies=[scope("public")])
     store = platform.store
 
     def type_iris() -> dict[str, str]:

@@ -15,6 +15,7 @@ from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
 from . import context, render
+from .auth import scope
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
@@ -206,7 +207,7 @@ def unpublished(platform) -> set[str]:
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
+    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], dependencies=[scope("public")])
     store = platform.store
 
     def published(e, entity_id: str):

@@ -57,6 +57,18 @@ def stop_on_signals(stop) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def insecure_checked(s, insecure: bool):
+    """``--insecure-no-auth``: only on a loopback address, and said loudly."""
+    from ..api.auth import loopback
+    if not insecure:
+        return
+    if not loopback(s.host):
+        fail(f"--insecure-no-auth: refused on {s.host}: it opens every route to anyone who can reach the port; "
+             "use it only with --host 127.0.0.1", 2)
+    err.print("WARNING: --insecure-no-auth: every route is open, admin ones included (loopback only).",
+              style="bold red")
+
+
 def fail(msg: str, code: int = 1):
     err.print(msg, markup=False, highlight=False)
     raise typer.Exit(code)

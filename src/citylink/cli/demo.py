@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from . import app, console, fail, settings, stop_on_signals
+from . import app, console, fail, insecure_checked, settings, stop_on_signals
 from .simulate import BACKFILL, FAULTS, FLEET, SEED, SPEED, WINDOW, Plan
 
 DAY_US = 86_400_000_000
@@ -26,7 +26,9 @@ def demo(ctx: typer.Context,
          speed: float = SPEED, window: str = WINDOW,
          duration: Optional[str] = typer.Option(None, "--duration", help="Stop after running this long live "
                                                 "(ISO 8601, e.g. PT10M); default: until Ctrl-C."),
-         summary_every: float = typer.Option(2.0, "--summary-every", help="Seconds between summary updates.")):
+         summary_every: float = typer.Option(2.0, "--summary-every", help="Seconds between summary updates."),
+         insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="No key needed for any route "
+                                               "(loopback addresses only).")):
     """Run the platform with simulated vendors for every service: open the printed URLs and watch."""
     from ..clock import SimulationClock
     from ..runtime import Runtime
@@ -41,7 +43,8 @@ def demo(ctx: typer.Context,
         fail(str(e), 2)
     from ..platform import tune_gc
     tune_gc()
-    s = settings(ctx, host=host, port=port)
+    s = settings(ctx, host=host, port=port, insecure_no_auth=insecure_no_auth or None)
+    insecure_checked(s, s.insecure_no_auth)
     clock = SimulationClock()
     rt = Runtime(s, clock=clock, embedded_broker=True)
     try:
@@ -70,7 +73,8 @@ def demo(ctx: typer.Context,
     console.print(f"""
 [bold]CityLink demo[/bold] — {len(p.specs.services)} services, {len(p.specs.sources)} sources, data in {s.data_dir}
   API:          {rt.url}/ngsi-ld/v1/entities?type=WasteContainer
-  ledger:       {rt.url}/api/ledger
+  ledger:       {rt.url}/api/ledger   (admin: -H 'Authorization: Bearer {s.resolved_admin_key()}')
+  API docs:     {rt.url}/docs
   health:       {rt.url}/readyz
   MQTT broker:  {rt.mqtt_url} ({broker})
   simulating:   seed {seed}, faults {faults or 'none'}, """
