@@ -78,6 +78,42 @@ AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max")
 _PERIOD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
+def _param(name: str, description: str, **schema) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+# Documented for OpenAPI (and so for /docs and schemathesis); the handlers read and check them themselves,
+# so that a mistake is answered in the NGSI-LD problem form naming the parameter.
+FORMAT_PARAMS = [
+    _param("options", "keyValues, concise, sysAttrs, normalized (comma-separated)"),
+    _param("format", "keyValues, concise or normalized"),
+    _param("pick", "only these attributes (comma-separated)"),
+    _param("omit", "all but these attributes (comma-separated)"),
+    _param("attrs", "these attributes; in a query, entities having at least one of them"),
+    _param("geoproperty", "the attribute that is the GeoJSON geometry (Accept: application/geo+json)"),
+]
+QUERY_PARAMS = [
+    _param("type", "entity types (comma-separated)"), _param("id", "entity ids (comma-separated)"),
+    _param("idPattern", "a regular expression on the entity id"),
+    _param("q", "the NGSI-LD query language, e.g. fillingLevel>0.8;status==\"ok\""),
+    _param("georel", "near;maxDistance==<m>, within, contains, intersects, disjoint, equals, overlaps"),
+    _param("geometry", "Point, LineString, Polygon, MultiPoint, MultiLineString, MultiPolygon"),
+    _param("coordinates", "the geometry's coordinates as JSON, e.g. [127.0471,37.6688]"),
+    _param("limit", "page size (at most 1,000)"), _param("offset", "entities to skip"),
+    _param("count", "true: the total in the NGSILD-Results-Count header"),
+]
+TEMPORAL_PARAMS = [
+    _param("timerel", "before, after or between"), _param("timeAt", "ISO 8601 date-time"),
+    _param("endTimeAt", "ISO 8601 date-time (timerel=between)"),
+    _param("lastN", "the newest N instances per attribute"),
+    _param("options", "temporalValues, aggregatedValues"),
+    _param("aggrMethods", "totalCount, distinctCount, sum, avg, min, max (comma-separated)"),
+    _param("aggrPeriodDuration", "ISO 8601 duration of each period, e.g. PT1H, P1D"),
+    _param("attrs", "these attributes"),
+]
+
+
 def _timerel(request: Request) -> tuple[int | None, int | None]:
     """[start, end) from timerel, timeAt and endTimeAt (None: open)."""
     qp = request.query_params
@@ -222,7 +258,8 @@ def router(platform) -> APIRouter:
     # Entity reads are short (tens of µs of SQLite work per entity), so they run on the event loop: a hop to
     # the thread pool costs more than the read (measured: 1,390 → 2,830 retrievals/s).  Temporal reads,
     # which may aggregate for seconds, stay in the thread pool.
-    @r.get("/entities/{entity_id:path}", summary="Retrieve an entity")
+    @r.get("/entities/{entity_id:path}", summary="Retrieve an entity",
+           openapi_extra={"parameters": FORMAT_PARAMS})
     async def retrieve(entity_id: str, request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
@@ -260,7 +297,8 @@ def router(platform) -> APIRouter:
     def counted(request: Request, total: int) -> dict:
         return {"NGSILD-Results-Count": str(total)} if request.query_params.get("count") == "true" else {}
 
-    @r.get("/entities", summary="Query entities")
+    @r.get("/entities", summary="Query entities",
+           openapi_extra={"parameters": QUERY_PARAMS + [p for p in FORMAT_PARAMS if p["name"] != "attrs"]})
     async def query(request: Request):
         opts = _options(request)
         fmt = _format(request, opts)
@@ -298,12 +336,14 @@ def router(platform) -> APIRouter:
                 out.append(render.temporal_entity(t, temporal_values="temporalValues" in opts))
         return out
 
-    @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity")
+    @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity",
+           openapi_extra={"parameters": TEMPORAL_PARAMS})
     def temporal(entity_id: str, request: Request):
         e = published(store.entity(entity_id), entity_id)
         return respond(request, temporal_bodies(request, [e])[0])
 
-    @r.get("/temporal/entities", summary="Query temporal entities")
+    @r.get("/temporal/entities", summary="Query temporal entities",
+           openapi_extra={"parameters": TEMPORAL_PARAMS + [p for p in QUERY_PARAMS if p["name"] != "attrs"]})
     def temporal_query(request: Request):
         if not request.query_params.get("timerel"):
             raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
