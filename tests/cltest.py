@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -226,3 +229,31 @@ def acme_variant(bins_dir: Path, source: str, namespace: str, transport: str) ->
             .replace("transport:\n  type: http_push", "transport:\n" + transport.rstrip("\n"))
             .replace("devices: ../devices/bins-acme-http.csv\n", ""))
     return write(bins_dir / f"sources/{source}.yaml", text)
+
+
+# -- a PostgreSQL database of its own, for tests that run on both engines -------------------------------
+
+PG_SERVER = os.environ.get("CITYLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+
+
+@contextmanager
+def pg_database():
+    """A new database on the test server (``CITYLINK_TEST_POSTGRES``, default 127.0.0.1:5432), dropped
+    afterwards; the test is skipped, saying why, when the server or its PostGIS cannot be had."""
+    import psycopg
+    import pytest
+    try:
+        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at {PG_SERVER.rsplit('@', 1)[-1]} not reachable: {e}".strip())
+    if not admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
+        admin.close()
+        pytest.skip("PostGIS is not installed on the PostgreSQL server (Debian: postgresql-15-postgis-3; "
+                    ".ci/run installs it)")
+    name = f"citylink_test_{secrets.token_hex(6)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

@@ -6,22 +6,11 @@ dropped afterwards; if that server cannot be reached they are skipped, saying so
 """
 from __future__ import annotations
 
-import os
-import secrets
-
 import psycopg
 import pytest
 
+from cltest import pg_database
 from citylink.store import open_store
-
-PG_SERVER = os.environ.get("CITYLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
-
-
-def _admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at {PG_SERVER.rsplit('@', 1)[-1]} not reachable: {e}".strip())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -35,18 +24,8 @@ def store_url(engine, tmp_path):
     if engine == "sqlite":
         yield f"sqlite:///{tmp_path / 'citylink.db'}"
         return
-    admin = _admin()
-    if not admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone():
-        admin.close()
-        pytest.skip("PostGIS is not installed on the PostgreSQL server (Debian: postgresql-15-postgis-3; "
-                    ".ci/run installs it)")
-    name = f"citylink_test_{secrets.token_hex(6)}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture
