@@ -179,12 +179,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=3)
     ap.add_argument("--store-url", default=None, help="default: SQLite in a temporary directory")
+    ap.add_argument("--reuse", action="store_true", help="with --store-url: the data of an earlier run is there")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        n, took = load(data, a.entities, a.observations, a.store_url)
-        print(f"loaded {n:,} messages ({3 * n:,} observations, {a.entities:,} entities) in {took:.0f} s "
-              f"into {a.store_url or 'SQLite'}")
+        if a.reuse and a.store_url:
+            print(f"reusing the data in {a.store_url}")
+        else:
+            n, took = load(data, a.entities, a.observations, a.store_url)
+            print(f"loaded {n:,} messages ({3 * n:,} observations, {a.entities:,} entities) in {took:.0f} s "
+                  f"into {a.store_url or 'SQLite'}")
         port = free_port()
         proc = serve(data, port, a.store_url)
         base = f"http://127.0.0.1:{port}"
@@ -193,12 +197,18 @@ def main() -> None:
                 generator = "wrk, 2 threads, 16 connections"
                 wrk_rate(base, "retrieve", a.entities, 2, data)  # warm up
                 retrieve = wrk_rate(base, "retrieve", a.entities, a.seconds, data)
+                print(f"entity retrieval:                 {retrieve:8,.0f} req/s   ({generator}; 1 server worker)",
+                      flush=True)
                 query = wrk_rate(base, "query", a.entities, a.seconds, data)
+                print(f"q= query (20 per page):           {query:8,.0f} req/s", flush=True)
             else:
                 generator = f"{a.clients} Python client processes; install wrk for a truer figure"
                 rate(base, "retrieve", a.entities, 2, a.clients)  # warm up
                 retrieve = rate(base, "retrieve", a.entities, a.seconds, a.clients)
+                print(f"entity retrieval:                 {retrieve:8,.0f} req/s   ({generator}; 1 server worker)",
+                      flush=True)
                 query = rate(base, "query", a.entities, a.seconds, a.clients)
+                print(f"q= query (20 per page):           {query:8,.0f} req/s", flush=True)
             end = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             begin = (datetime.now(timezone.utc) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
             window = (f"timerel=between&timeAt={begin}&endTimeAt={end}&options=aggregatedValues&aggrMethods=avg"
@@ -210,8 +220,6 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"entity retrieval:                 {retrieve:8,.0f} req/s   ({generator}; 1 server worker)")
-    print(f"q= query (20 per page):           {query:8,.0f} req/s")
     print(f"30-day hourly average, 1 entity:  {one:8,.1f} ms")
     print(f"30-day hourly average, 1,000:     {many:8,.0f} ms")
 

@@ -326,8 +326,10 @@ def router(platform) -> APIRouter:
             except TooManyPeriods as e:
                 raise NgsiError("BadRequestData", f"aggrPeriodDuration: {e} in this time range; narrow timeAt.."
                                                   "endTimeAt or lengthen the period") from None
-            return [render.aggregated_entity(e, [r for r in rows if r.entity_id == e.id], methods, max(span, 1), end)
-                    for e in ents]
+            by_entity: dict[str, list] = {}
+            for row in rows:
+                by_entity.setdefault(row.entity_id, []).append(row)
+            return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, max(span, 1), end) for e in ents]
         last_n = _int(request, "lastN", None, 1, 100_000)
         out = []
         for e in ents:

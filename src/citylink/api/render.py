@@ -1,6 +1,7 @@
 """Store rows → NGSI-LD documents (normalized, keyValues, concise; temporal)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -112,6 +113,8 @@ def temporal_entity(e: EntityRow, *, temporal_values: bool = False) -> dict:
     return out
 
 
+_iso = lru_cache(maxsize=100_000)(iso)
+
 AGGR_FIELDS = {"avg": "avg", "min": "min", "max": "max", "sum": "sum", "totalCount": "total", "distinctCount": "distinct"}
 
 
@@ -127,8 +130,9 @@ def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int,
             if r.dataset_id:
                 slot["datasetId"] = r.dataset_id
         stop = r.start + period if end is None else min(end, r.start + period)
+        bounds = (_iso(r.start), _iso(stop))  # entities share their periods: each bound is written once
         for m in methods:
-            slot[m].append([getattr(r, AGGR_FIELDS[m]), iso(r.start), iso(stop)])
+            slot[m].append([getattr(r, AGGR_FIELDS[m]), *bounds])
     for (name, _), slot in slots.items():
         if name in out:
             out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [slot]

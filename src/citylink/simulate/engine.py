@@ -313,8 +313,11 @@ class Simulation:
                     enc = s.cp.spec.payload.get("encoding", "utf-8")
                     text = m.body(enc).decode(enc)
                     m.raw = text[: max(1, len(text) // 2)].encode(enc)  # cut between characters, not inside one
-                else:
+                else:  # a value may be a template ("=…", with t and device): garbled, yet not a duplicate
                     for path, value in mal["set"].items():
+                        if isinstance(value, str) and value.startswith("="):
+                            value = s.cp.renderer.compile(value, ("malformed", "set", path))(
+                                {"t": m.t, "device": {"local_id": m.device}})
                         _set_path(m.doc, path, value)
                 m.expect = quarantined(mal["expect"])
                 out.append(m)

@@ -279,7 +279,7 @@ class Store(ABC):
         More than :data:`MAX_PERIODS` rows raise :class:`TooManyPeriods`."""
 
 
-MAX_PERIODS = 100_000  # aggregated rows one temporal request may produce
+MAX_PERIODS = 1_000_000  # aggregated rows one temporal request may produce (1,000 entities × 30 days × 24 h fit)
 
 # temporal aggregation, one dialect-free statement: {bucket} numbers the period of an instance, {numtext}
 # writes a number as text (to count distinct values of any kind); numbers alone are averaged and summed
