@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from . import app, console, fail, insecure_checked, settings, stop_on_signals
-from .simulate import BACKFILL, FAULTS, FLEET, SEED, SPEED, WINDOW, Plan
+from .simulate import BACKFILL, DURATION, FAULTS_HELP, FLEET, SEED, SPEED, WINDOW, Plan, fault_rates
 
 DAY_US = 86_400_000_000
 
@@ -18,14 +18,13 @@ DAY_US = 86_400_000_000
 @app.command("demo")
 def demo(ctx: typer.Context,
          host: Optional[str] = typer.Option(None, "--host"), port: Optional[int] = typer.Option(None, "--port"),
-         seed: int = SEED, faults: str = typer.Option("all=0.002", "--faults", help=FAULTS.help),
+         seed: int = SEED, faults: str = typer.Option("all=0.002", "--faults", help=FAULTS_HELP),
          fleet: Optional[int] = FLEET,
          backfill: Optional[float] = typer.Option(None, "--backfill", help=BACKFILL.help + " Default: a day on "
                                                   "a new data directory; else the time since the last run (at most "
                                                   "a day)."),
          speed: float = SPEED, window: str = WINDOW,
-         duration: Optional[str] = typer.Option(None, "--duration", help="Stop after running this long live "
-                                                "(ISO 8601, e.g. PT10M); default: until Ctrl-C."),
+         duration: Optional[str] = DURATION,
          summary_every: float = typer.Option(2.0, "--summary-every", help="Seconds between summary updates."),
          insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="No key needed for any route "
                                                "(loopback addresses only).")):
@@ -33,14 +32,10 @@ def demo(ctx: typer.Context,
     from ..clock import SimulationClock
     from ..runtime import Runtime
     from ..simulate.engine import Limits, Simulation
-    from ..simulate.faults import parse_rates
     from ..simulate.fleet import enroll
     from ..simulate.profile import load_profiles
     from ..simulate.senders import Context
-    try:
-        rates = parse_rates(faults)
-    except ValueError as e:
-        fail(str(e), 2)
+    rates = fault_rates(faults)
     from ..platform import tune_gc
     tune_gc()
     s = settings(ctx, host=host, port=port, insecure_no_auth=insecure_no_auth or None)

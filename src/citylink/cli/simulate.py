@@ -10,11 +10,17 @@ from typing import List, Optional
 
 import typer
 
+from ..simulate.faults import FAULTS as FAULTS_REGISTRY
+from ..simulate.faults import parse_rates
 from . import app, console, fail, platform, stop_on_signals
 
 SEED = typer.Option(1, "--seed", help="Same seed, same devices, same weather, same messages.")
-FAULTS = typer.Option("", "--faults", help="Faults to inject, as name=rate: malformed, duplicate, out_of_order, "
-                      "late, clock_skew (per message), silent, burst (per device and day); all=RATE sets every one.")
+FAULTS_HELP = ("Faults to inject, as name=rate (all=RATE sets every one): " + "; ".join(
+    f"{f.name} — {f.summary} (per {'message' if f.per == 'message' else 'device and day'})"
+    for f in FAULTS_REGISTRY.items().values()))
+FAULTS = typer.Option("", "--faults", help=FAULTS_HELP)
+DURATION = typer.Option(None, "--duration", help="Stop after running this long live (ISO 8601, e.g. PT10M); "
+                        "default: until Ctrl-C.")
 FLEET = typer.Option(None, "--fleet", help="Simulated devices each profile adds to its source's registry "
                      "(default: the profile's fleet.count; 0: the registry's devices only).")
 SPEED = typer.Option(1.0, "--speed", help="Replay the --window that ends now this many times faster than real "
@@ -45,6 +51,14 @@ class Plan:
             self.backfill_from = None  # the replay window already covers the backfill
 
 
+def fault_rates(text: str) -> dict[str, float]:
+    """``--faults`` read, or the command stops naming the part at fault."""
+    try:
+        return parse_rates(text)
+    except ValueError as e:
+        fail(str(e), 2)
+
+
 @app.command("simulate")
 def simulate(ctx: typer.Context,
              url: Optional[str] = typer.Option(None, "--url", help="The running CityLink's base URL "
@@ -54,8 +68,7 @@ def simulate(ctx: typer.Context,
              sources: Optional[List[str]] = typer.Option(None, "--source", help="Only these sources (repeatable)."),
              seed: int = SEED, faults: str = FAULTS, fleet: Optional[int] = FLEET,
              backfill: Optional[float] = BACKFILL, speed: float = SPEED, window: str = WINDOW,
-             duration: Optional[str] = typer.Option(None, "--duration", help="Stop after this long live "
-                                                    "(ISO 8601, e.g. PT10M); default: until Ctrl-C."),
+             duration: Optional[str] = DURATION,
              no_live: bool = typer.Option(False, "--no-live", help="Stop once the backfill/replay reaches now."),
              profiles_dir: Optional[List[Path]] = typer.Option(None, "--profiles", help="Simulation profiles "
                                                                "(default: the bundled ones)."),
@@ -64,17 +77,13 @@ def simulate(ctx: typer.Context,
     """Drive simulated devices for every source over its real transport (see docs/demo.md)."""
     from ..clock import SimulationClock
     from ..simulate.engine import Limits, Simulation
-    from ..simulate.faults import parse_rates
     from ..simulate.fleet import enroll, fleet as make_fleet
     from ..simulate.profile import load_profiles
     from ..simulate.senders import Context
     from ..spec.devices import load_registry
     from ..spec.loader import load_paths
     from ..spec.model import duration_seconds
-    try:
-        rates = parse_rates(faults)
-    except ValueError as e:
-        fail(str(e), 2)
+    rates = fault_rates(faults)
     profiles = load_profiles(profiles_dir or None)
     p = platform(ctx)
     s = p.settings

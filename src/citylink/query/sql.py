@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -20,22 +21,25 @@ from .qlang import And, Compare, DateTimeValue, Exists, Node, Or, Path, Pattern,
 SQL_OPS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
-class Dialect:
+class Dialect(ABC):
+    """What differs between the engines when a q= tree becomes SQL."""
     ph = "?"
 
+    @abstractmethod
     def json_text(self, keys: tuple[str, ...]) -> tuple[str, list]:
         """The text at ``keys`` inside ``x.value_json`` (NULL when absent or not a text)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_number(self, keys: tuple[str, ...]) -> tuple[str, list]:
-        raise NotImplementedError
+        """The number at ``keys`` inside ``x.value_json`` (NULL when absent or not a number)."""
 
+    @abstractmethod
     def json_kind(self, keys: tuple[str, ...]) -> tuple[str, list]:
         """'text' | 'number' | 'true' | 'false' | 'object' | 'array' | 'null', or NULL when absent."""
-        raise NotImplementedError
 
+    @abstractmethod
     def regex(self, expr: str) -> str:
-        raise NotImplementedError
+        """``expr`` matches the pattern given as the next parameter."""
 
     def time(self, us: int):
         return us

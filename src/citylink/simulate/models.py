@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import random
+from abc import ABC, abstractmethod
 from typing import Any
 
 from ..registry import Registry
 from .world import HOUR_US, World, local_time
 
 
-class Model:
+class Model(ABC):
     name = ""
     defaults: dict[str, Any] = {}
 
@@ -32,8 +33,9 @@ class Model:
         self._incident_until = 0
         self.incident = 0
 
+    @abstractmethod
     def step(self, t_us: int, dt_s: float) -> dict:
-        raise NotImplementedError
+        """Advance to ``t_us`` (``dt_s`` after the previous step); what the device reports now."""
 
     # -- shared helpers ------------------------------------------------------------------------
     def shape(self, t_us: int, key_weekday="weekday", key_weekend="weekend") -> float:
@@ -84,7 +86,7 @@ class Footfall(Model):
     (``weekday``/``weekend``: 24 factors), Poisson-distributed.  Outputs ``count``, ``towards``, ``away``,
     ``bicycles``, ``incident``."""
     name = "footfall"
-    defaults = {"per_hour": 300, "towards_share": 0.5, "bicycle_share": 0.1, "rain_factor": 1.0}
+    defaults = {"per_hour": 300, "towards_share": 0.5, "bicycle_share": 0.1}
 
     def __init__(self, params, device, rng, world):
         super().__init__(params, device, rng, world)

@@ -47,9 +47,6 @@ class Profile:
     fleet: dict
     malformed: dict
 
-    def line(self, *path) -> int | None:
-        return self.lines.find(path)
-
 
 @dataclass
 class CompiledProfile:

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,14 +86,15 @@ class Context:
     dry_run: Callable[[SimMessage, bytes], None] | None = None  # instead of any transport: hand each message here
 
 
-class Sender:
+class Sender(ABC):
     name = ""
 
     def __init__(self, ctx: Context, spec, report: Report, profile=None):
         self.ctx, self.spec, self.report, self.profile = ctx, spec, report, profile
 
+    @abstractmethod
     def send(self, messages: list[SimMessage]) -> None:
-        raise NotImplementedError
+        """Hand these messages to the transport (counted sent once it has taken them)."""
 
     def flush(self, now_us: int, final: bool = False) -> None:
         """Called after every tick; ``final`` at the end of a run: deliver everything still buffered."""

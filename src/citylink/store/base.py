@@ -136,6 +136,7 @@ def latest_per_key(rows: Iterable[tuple]) -> dict[tuple, tuple]:
 
 class Store(ABC):
     url: str
+    PH: str            # the driver's parameter mark: ? or %s
 
     # -- life cycle -------------------------------------------------------------------
     @abstractmethod
@@ -261,9 +262,8 @@ class Store(ABC):
     def catalogue(self, exclude_sources: set[str] | None = None) -> tuple[dict[str, int], list[tuple]]:
         """What is in the store, for type and attribute discovery: {type: entity count}, and rows of
         (type, attribute name, IRI, kind, entities having it)."""
-        ph = "%s" if self.url.startswith("postgres") else "?"
         ex = sorted(exclude_sources or ())
-        w = f" WHERE e.source NOT IN ({','.join([ph] * len(ex))})" if ex else ""
+        w = f" WHERE e.source NOT IN ({','.join([self.PH] * len(ex))})" if ex else ""
         r = self._r
         types = dict(r.execute(f"SELECT e.type, count(*) FROM entities e{w} GROUP BY e.type", ex).fetchall())
         attrs = r.execute("SELECT e.type, a.name, a.iri, a.kind, count(DISTINCT x.eid) FROM entity_attrs x "

@@ -83,6 +83,8 @@ def _copy(c, table: str, cols: str, types: list[str], rows) -> None:
 
 
 class PostgresStore(Store):
+    PH = "%s"   # the driver's parameter mark, for SQL the engines share (Store.catalogue)
+
     def __init__(self, url: str):
         self._dsn = url
         self.url = _masked(url)
@@ -593,11 +595,10 @@ class PostgresStore(Store):
                 by_eid[a[0]].attrs.append(self._attr(a[1:]))
         return ents, total
 
-    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
-        if not entity_ids:
-            return []
-        where = ["e.id = ANY(%s::text[])"]
-        args: list = [list(entity_ids)]
+    @staticmethod
+    def _series_where(first: str, arg, attrs, start, end) -> tuple[list[str], list]:
+        """Conditions on observations (x) and their attributes (a): ``first``, the attributes, [start, end)."""
+        where, args = [first], [arg]
         if attrs:
             where.append("(a.name = ANY(%s::text[]) OR a.iri = ANY(%s::text[]))")
             args += [list(attrs)] * 2
@@ -607,6 +608,12 @@ class PostgresStore(Store):
         if end is not None:
             where.append("x.observed_at < %s")
             args.append(from_us(end))
+        return where, args
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+        if not entity_ids:
+            return []
+        where, args = self._series_where("e.id = ANY(%s::text[])", list(entity_ids), attrs, start, end)
         bucket = "floor((extract(epoch FROM x.observed_at) * 1000000 - %s) / %s)::bigint"
         sql = (AGG_SQL.format(bucket=bucket, numtext="x.value_num::text") + " WHERE " + " AND ".join(where)
                + " GROUP BY x.eid, x.aid, a.name, a.iri, a.kind, e.id, x.dataset_id, b "
@@ -620,16 +627,7 @@ class PostgresStore(Store):
         if row is None:
             return None
         ent = self._entity(row)
-        where, args = ["x.eid = %s"], [row[0]]
-        if attrs:
-            where.append("(a.name = ANY(%s::text[]) OR a.iri = ANY(%s::text[]))")
-            args += [list(attrs)] * 2
-        if start is not None:
-            where.append("x.observed_at >= %s")
-            args.append(from_us(start))
-        if end is not None:
-            where.append("x.observed_at < %s")
-            args.append(from_us(end))
+        where, args = self._series_where("x.eid = %s", row[0], attrs, start, end)
         base = self._ATTR_SQL.format(mod="NULL::timestamptz", table="observations") + "WHERE " + " AND ".join(where)
         if last_n:
             q = (f"SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY t.iri, t.dataset_id "

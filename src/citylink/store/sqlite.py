@@ -36,6 +36,8 @@ def _chunks(seq, n=_CHUNK):
 
 
 class SQLiteStore(Store):
+    PH = "?"   # the driver's parameter mark, for SQL the engines share (Store.catalogue)
+
     def __init__(self, path: str | Path):
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
@@ -488,13 +490,13 @@ class SQLiteStore(Store):
                 by_eid[a[0]].attrs.append(AttrRow(*a[1:]))
         return ents, total
 
-    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
-        if not entity_ids:
-            return []
-        where = [f"e.id IN ({','.join('?' * len(entity_ids))})"]
-        args: list = list(entity_ids)
+    @staticmethod
+    def _series_where(first: str, first_args, attrs, start, end) -> tuple[list[str], list]:
+        """Conditions on observations (x) and their attributes (a): ``first``, the attributes, [start, end)."""
+        where, args = [first], list(first_args)
         if attrs:
-            where.append(f"(a.name IN ({','.join('?' * len(attrs))}) OR a.iri IN ({','.join('?' * len(attrs))}))")
+            marks = ",".join("?" * len(attrs))
+            where.append(f"(a.name IN ({marks}) OR a.iri IN ({marks}))")
             args += list(attrs) * 2
         if start is not None:
             where.append("x.observed_at >= ?")
@@ -502,6 +504,12 @@ class SQLiteStore(Store):
         if end is not None:
             where.append("x.observed_at < ?")
             args.append(end)
+        return where, args
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+        if not entity_ids:
+            return []
+        where, args = self._series_where(f"e.id IN ({','.join('?' * len(entity_ids))})", entity_ids, attrs, start, end)
         sql = (AGG_SQL.format(bucket="(x.observed_at - ?) / ?", numtext="CAST(x.value_num AS TEXT)")
                + " WHERE " + " AND ".join(where)
                + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.dataset_id, b LIMIT ?")
@@ -514,16 +522,7 @@ class SQLiteStore(Store):
         if row is None:
             return None
         ent = self._entity_rows([row])[0]
-        where, args = ["x.eid = ?"], [row[0]]
-        if attrs:
-            where.append(f"(a.name IN ({','.join('?' * len(attrs))}) OR a.iri IN ({','.join('?' * len(attrs))}))")
-            args += list(attrs) * 2
-        if start is not None:
-            where.append("x.observed_at >= ?")
-            args.append(start)
-        if end is not None:
-            where.append("x.observed_at < ?")
-            args.append(end)
+        where, args = self._series_where("x.eid = ?", [row[0]], attrs, start, end)
         base = self._ATTR_SQL.format(mod="NULL", table="observations") + "WHERE " + " AND ".join(where)
         if last_n:
             q = (f"SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY t.iri, t.dataset_id "
