@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -27,7 +28,7 @@ from .config import Settings
 from .errors import SpecError, SpecProblem, UnknownSource
 from .ids import RawIdGenerator
 from .normalize.pipeline import Limits, Normalizer
-from .normalize.records import PENDING, RawMessage
+from .normalize.records import PENDING, NormalizedBatch, RawMessage
 from .spec.devices import load_registry
 from .spec.loader import FORMATS, load_paths, load_texts, spec_files
 from .spec.model import SpecSet
@@ -79,6 +80,7 @@ class Platform:
         self._results: dict[int, int] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._listeners: list[Callable[[NormalizedBatch], None]] = []
         self.started = False
 
     # -- specs ------------------------------------------------------------------------------
@@ -265,6 +267,12 @@ class Platform:
             n += len(batch)
             after = batch[-1].id
 
+    def on_commit(self, listener: Callable[[NormalizedBatch], None]) -> None:
+        """Call ``listener(batch)`` after every batch the store has committed (adapters' values and API
+        writes alike), on the normalizer's thread: it must be quick and hand slow work (HTTP) elsewhere.
+        A listener that raises is logged and never holds ingestion up."""
+        self._listeners.append(listener)
+
     # -- the normalizer's side of the bus ---------------------------------------------------------
     def _handle(self, batch: list[RawMessage]) -> None:
         try:
@@ -290,6 +298,11 @@ class Platform:
             t1 = time.perf_counter()
             self.store.apply(result, self.clock.now_us())
         norm.confirm(result)
+        for listener in self._listeners:
+            try:
+                listener(result)
+            except Exception:
+                log.exception("a commit listener failed on a batch of %d messages", len(batch))
         if timings is not None:
             timings["normalize"] = timings.get("normalize", 0.0) + t1 - t0
             timings["apply"] = timings.get("apply", 0.0) + time.perf_counter() - t1

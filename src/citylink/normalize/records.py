@@ -80,6 +80,11 @@ class NormalizedBatch:
     value_json, unit, observed_at_us, flags, spec_version_id).
     ``outcomes`` rows: (raw_id, source, outcome, (dedupe_ts, dedupe_key) or None, spec_version_id).
     ``quarantine`` rows: (raw_id, source, problems[list of dict]).
+    ``deletions`` rows: (raw_id, entity_id, attr_iri or None, dataset_id or None), applied before the
+    observations: attr None deletes the entity (its current state; the history stays), dataset None
+    every datasetId of the attribute.  Only NGSI-LD API writes delete.
+    ``attributes``: attribute IRIs first met in this batch → (name, kind, value type, unit), registered
+    in the same transaction (API writes may bring attributes no spec declares).
     """
 
     observations: list[tuple] = field(default_factory=list)
@@ -87,6 +92,8 @@ class NormalizedBatch:
     outcomes: list[tuple] = field(default_factory=list)
     quarantine: list[tuple] = field(default_factory=list)
     replayed: list[int] = field(default_factory=list)
+    deletions: list[tuple] = field(default_factory=list)
+    attributes: dict[str, tuple] = field(default_factory=dict)
 
     def ledger(self) -> dict[tuple[str, str], int]:
         counts = Counter((o[1], o[2]) for o in self.outcomes)
