@@ -257,3 +257,25 @@ def pg_database():
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+@contextmanager
+def started_platform(engine: str, data_dir: Path, clock, specs_dir: Path, **settings_kw):
+    """A platform on ``engine`` (sqlite, or postgres in a database of its own) with ``specs_dir`` applied,
+    stopped afterwards: the fixture of every folder whose tests run on both engines."""
+    if engine == "sqlite":
+        p = make_platform(data_dir, clock, **settings_kw)
+        p.start(specs_dir=specs_dir, watch=False)
+        try:
+            yield p
+        finally:
+            p.stop()
+        return
+    with pg_database() as url:
+        p = make_platform(data_dir, clock, store_url=url, **settings_kw)
+        p.start(specs_dir=specs_dir, watch=False)
+        try:
+            yield p
+        finally:
+            p.stop()
+            p.store.close()

@@ -37,3 +37,20 @@ def test_live_is_the_base():
     c.hold(1)
     c.live()
     assert c.now_us() == 42 * S
+
+
+def test_iso_agrees_with_strftime_everywhere():
+    """iso() formats by arithmetic (fast); datetime's strftime is the reference."""
+    import random
+
+    from citylink.clock import from_us, iso
+    r = random.Random(7)
+    for i in range(20_000):
+        us = r.randrange(0, 253_402_300_799_999_999)
+        if i % 2:
+            us = us // 1000 * 1000
+        dt = from_us(us)
+        want = dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if us % 1000 else \
+            dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+        assert iso(us) == want, us
+    assert iso(0) == "1970-01-01T00:00:00.000Z" and iso(-1) == "1969-12-31T23:59:59.999999Z"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Protocol
 
 US = 1_000_000
@@ -57,11 +58,27 @@ def from_us(us: int) -> datetime:
 
 
 def iso(us: int) -> str:
-    """ISO 8601 UTC with a Z, millisecond precision unless finer is needed."""
-    dt = from_us(us)
-    if us % 1000:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """ISO 8601 UTC with a Z, millisecond precision unless finer is needed.  Every rendered attribute
+    has a time or two, so the date part is remembered per day and the rest is arithmetic: about half
+    of ``strftime``'s cost."""
+    sec, frac = divmod(us, 1_000_000)
+    if not 0 <= sec < _YEAR_10000:
+        return from_us(us).isoformat().replace("+00:00", "Z")
+    day, rem = divmod(sec, 86_400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if frac % 1000:
+        return f"{_day(day)}{h:02d}:{m:02d}:{s:02d}.{frac:06d}Z"
+    return f"{_day(day)}{h:02d}:{m:02d}:{s:02d}.{frac // 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    t = time.gmtime(day * 86_400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+
+
+_YEAR_10000 = 253_402_300_800
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

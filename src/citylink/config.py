@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = 300.0   # beyond this ahead of now: flagged clock_skew
     max_future_seconds: float = 86_400.0    # beyond this ahead of now: quarantined
     late_after_seconds: float = 3_600.0     # older than this on arrival: flagged late
+    ld_context_timeout_seconds: float = 5.0  # fetching a client's @context URL (api/ldcontext.py)
+    ld_context_ttl_seconds: float = 600.0    # how long a fetched @context is reused
+    notify_timeout_seconds: float = 10.0    # a subscription's receiver must answer within this
+    notify_attempts: int = 3                # tries per notification (a timeout, no connection, 5xx)
+    notify_backoff_seconds: float = 1.0     # before the 2nd try; doubled before each further one
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -33,6 +33,7 @@ from .spec.devices import load_registry
 from .spec.loader import FORMATS, load_paths, load_texts, spec_files
 from .spec.model import SpecSet
 from .store import Store, open_store
+from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Platform:
         self._watcher: threading.Thread | None = None
         self._listeners: list[Callable[[NormalizedBatch], None]] = []
         self.started = False
+        self.subscriptions = Subscriptions(self)   # NGSI-LD subscriptions: a commit listener and a notifier
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -175,6 +177,7 @@ class Platform:
         if specs_dir is not None:
             self.apply_specs([specs_dir])
         self.reload(force=True)
+        self.subscriptions.start()   # listens for commits before the first batch (recovered ones too)
         self.bus.consume(self._handle)
         self.recover()
         if watch:
@@ -187,6 +190,7 @@ class Platform:
         self._stop.set()
         self.bus.drain(timeout=30)
         self.bus.close()
+        self.subscriptions.stop()    # after the last commit, before the store it records deliveries in
         self.store.close()
 
     def _watch(self) -> None:

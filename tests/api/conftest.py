@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cltest import make_platform, pg_database
+from cltest import started_platform
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def platform(request, tmp_path, clock, bins_dir):
-    if request.param == "sqlite":
-        p = make_platform(tmp_path / "data", clock)
-        p.start(specs_dir=bins_dir, watch=False)
+    with started_platform(request.param, tmp_path / "data", clock, bins_dir) as p:
         yield p
-        p.stop()
-        return
-    with pg_database() as url:
-        p = make_platform(tmp_path / "data", clock, store_url=url)
-        p.start(specs_dir=bins_dir, watch=False)
-        try:
-            yield p
-        finally:
-            p.stop()
-            p.store.close()

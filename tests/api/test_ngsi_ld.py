@@ -146,7 +146,7 @@ def test_bad_options_on_retrieve(client):
 def test_too_many_results_and_unsupported_queries(client):
     body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&limit=5000", 403).json()
     assert body["type"] == ERR + "TooManyResults"
-    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&scopeQ=/Dobong", 501).json()
+    body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&scopeQ=/Dobong", 422).json()
     assert body["type"] == ERR + "OperationNotSupported" and body["detail"].startswith("scopeQ:")
 
 

@@ -201,6 +201,12 @@ def test_duplicate_source_id(tmp_path):
               type="duplicate_id")
 
 
+def test_the_api_writes_source_id_is_reserved(tmp_path):
+    src = air_source().replace("id: air-a", "id: ngsi-ld-api")
+    p = only(tmp_path, {"service.yaml": AIR_SERVICE, "a.yaml": src})
+    assert_at(p, tmp_path, "a.yaml", line_of(src, "id: ngsi-ld-api"), "id", "platform's own", type="reserved_id")
+
+
 def test_duplicate_service_id(tmp_path):
     ps = problems(tmp_path, {"s1.yaml": AIR_SERVICE, "s2.yaml": AIR_SERVICE, "src.yaml": air_source()})
     assert [p.type for p in ps] == ["duplicate_id"]

@@ -117,13 +117,13 @@ def _write_as_version_1(store, *messages: RawMessage) -> None:
                       "DO UPDATE SET n = ledger.n + 1", (sid,))
 
 
-def test_upgrade_keeps_data(open_unmigrated):
+def test_upgrade_keeps_data(open_unmigrated, engine):
     s = open_unmigrated()
     assert s.migrate(target=1) == [1]
     assert s.schema_version() == 1
     _write_as_version_1(s, msg(1), msg(2), msg(3, SRC2))  # what a CityLink of schema 1 wrote
     s.count_refused(SRC, "bad_token", NOW)
-    assert s.migrate() == [2, 3, 4, 5, 6]
+    assert s.migrate() == [v for v, _, _ in migrations(engine) if v > 1]
     for store in (s, open_unmigrated()):
         assert [m.id for m in store.raw_messages()] == [1, 2, 3]
         assert store.ledger()[SRC]["pending"] == 2 and store.ledger()[SRC]["refused_bad_token"] == 1

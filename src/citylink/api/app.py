@@ -7,11 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..adapters import http_push
-from . import discovery, health, ngsi_ld
+from . import discovery, health, ngsi_ld, ngsi_ld_write
+from . import subscriptions as subscriptions_api
 from .auth import scope
+from .ldcontext import Contexts
 from .problems import NgsiError, problem
 
 
@@ -33,9 +36,12 @@ def create_app(platform) -> FastAPI:
                                    oauth2_redirect_url="/static/swagger-ui/oauth2-redirect.html")
 
     app.state.platform = platform
+    app.state.contexts = Contexts(platform, timeout=platform.settings.ld_context_timeout_seconds,
+                                  ttl=platform.settings.ld_context_ttl_seconds)
     # every route of these routers declares its scope (auth.scope); tests walk them to make sure
     app.state.routers = [health.router(platform), http_push.router(platform), ngsi_ld.router(platform),
-                         discovery.router(platform)]
+                         ngsi_ld_write.router(platform, app.state.contexts), discovery.router(platform),
+                         subscriptions_api.router(platform)]
     for router in app.state.routers:
         app.include_router(router)
 
@@ -49,4 +55,19 @@ def create_app(platform) -> FastAPI:
         where = ".".join(str(x) for x in first.get("loc", ()))
         return problem("BadRequestData", f"{where}: {first.get('msg')}")
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """The router's own answers (no such path, a method the path does not take) in the same problem
+        form: NGSI-LD clients read the error's type."""
+        kind = HTTP_KINDS.get(exc.status_code, "BadRequestData" if exc.status_code < 500 else "InternalError")
+        detail = {404: f"{request.url.path}: no such resource here",
+                  405: f"{request.method}: {request.url.path} does not take this method"}.get(exc.status_code, exc.detail)
+        answer = problem(kind, str(detail), exc.status_code)
+        answer.headers.update(exc.headers or {})   # Allow, on a 405
+        return answer
+
     return app
+
+
+HTTP_KINDS = {401: "Unauthorized", 404: "ResourceNotFound", 405: "InvalidRequest", 406: "NotAcceptable",
+              415: "InvalidRequest"}

@@ -49,5 +49,21 @@ def scope(name: str):
     return Depends(check)
 
 
+INSECURE_CALLER = "anonymous (insecure-no-auth)"
+
+
+def caller(request: Request) -> str:
+    """Who made a request that its route's scope let through, as recorded with what it creates (a
+    subscription's ``createdBy``): ``admin`` for the bootstrap admin key, the insecure switch's
+    anonymous caller otherwise.  Department and staff keys (issue 5) will name themselves here."""
+    settings = request.app.state.platform.settings
+    key = presented_key(request)
+    if key is not None and secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
+        return "admin"
+    if settings.insecure_no_auth:
+        return INSECURE_CALLER
+    return "anonymous"
+
+
 def loopback(host: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from . import context
+from . import context, ldcontext
 from .auth import scope
-from .ngsi_ld import respond, unpublished
+from .ldcontext import TermMap
+from .ngsi_ld import renamer, request_terms, respond, unpublished
 from .problems import NgsiError
 
 
@@ -30,29 +31,42 @@ def router(platform) -> APIRouter:
             raise NgsiError("BadRequestData", f"details: {raw!r} is not true or false")
         return raw == "true"
 
+    def named(request: Request, terms: TermMap, attrs: list[tuple]) -> tuple[list[tuple], object]:
+        """Catalogue rows (type, name, iri, kind, count) with type and name as the request's context names
+        them; and the renamer (None: CityLink's names, as stored)."""
+        names = renamer(request, terms)
+        if names is None:
+            return attrs, None
+        return [(names.type(t), names.attr(iri, t), iri, kind, n) for t, _, iri, kind, n in attrs], names
+
     @r.get("/types", summary="Available entity types")
-    def types(request: Request):
+    def types(request: Request, terms: TermMap = Depends(request_terms)):
         counts, attrs = store.catalogue(unpublished(platform))
-        names = sorted(counts)
+        attrs, names = named(request, terms, attrs)
+        stored = sorted(counts)
+        shown = {t: names.type(t) if names else t for t in stored}
         if not details(request):
-            return respond(request, {"id": _list_id("EntityTypeList", names), "type": "EntityTypeList",
-                                     "typeList": names})
+            return respond(request, {"id": _list_id("EntityTypeList", stored), "type": "EntityTypeList",
+                                     "typeList": sorted(shown.values())}, terms=terms)
         iris = type_iris()
-        return respond(request, [{"id": iris.get(t, t), "type": "EntityType", "typeName": t,
-                                  "attributeNames": sorted({a[1] for a in attrs if a[0] == t})} for t in names])
+        return respond(request, [{"id": iris.get(t, t), "type": "EntityType", "typeName": shown[t],
+                                  "attributeNames": sorted({a[1] for a in attrs if a[0] == shown[t]})}
+                                 for t in stored], terms=terms)
 
     @r.get("/types/{type_name:path}", summary="Details of an entity type")
-    def type_info(type_name: str, request: Request):
-        short = context.type_names(platform.specs).get(type_name, type_name)
+    def type_info(type_name: str, request: Request, terms: TermMap = Depends(request_terms)):
+        short = ldcontext.stored_name(terms.expand(type_name), ldcontext.of(request))
         counts, attrs = store.catalogue(unpublished(platform))
         if short not in counts:
             raise NgsiError("ResourceNotFound", f"type {type_name} has no entities")
+        names = renamer(request, terms)
         mine = [a for a in attrs if a[0] == short]
         return respond(request, {
-            "id": type_iris().get(short, short), "type": "EntityTypeInfo", "typeName": short,
-            "entityCount": counts[short],
-            "attributeDetails": [{"id": iri, "type": "Attribute", "attributeName": name, "attributeTypes": [kind]}
-                                 for _, name, iri, kind, _ in mine]})
+            "id": type_iris().get(short, short), "type": "EntityTypeInfo",
+            "typeName": names.type(short) if names else short, "entityCount": counts[short],
+            "attributeDetails": [{"id": iri, "type": "Attribute",
+                                  "attributeName": names.attr(iri, short) if names else name,
+                                  "attributeTypes": [kind]} for _, name, iri, kind, _ in mine]}, terms=terms)
 
     def attribute_docs(attrs: list[tuple]) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -67,22 +81,24 @@ def router(platform) -> APIRouter:
         return out
 
     @r.get("/attributes", summary="Available attributes")
-    def attributes(request: Request):
+    def attributes(request: Request, terms: TermMap = Depends(request_terms)):
         _, attrs = store.catalogue(unpublished(platform))
-        docs = attribute_docs(attrs)
+        docs = attribute_docs(named(request, terms, attrs)[0])
         if not details(request):
             names = sorted({d["attributeName"] for d in docs.values()})
             return respond(request, {"id": _list_id("AttributeList", names), "type": "AttributeList",
-                                     "attributeList": names})
-        return respond(request, sorted(docs.values(), key=lambda d: (d["attributeName"], d["id"])))
+                                     "attributeList": names}, terms=terms)
+        return respond(request, sorted(docs.values(), key=lambda d: (d["attributeName"], d["id"])), terms=terms)
 
     @r.get("/attributes/{attr_name:path}", summary="Details of an attribute")
-    def attribute_info(attr_name: str, request: Request):
+    def attribute_info(attr_name: str, request: Request, terms: TermMap = Depends(request_terms)):
         _, attrs = store.catalogue(unpublished(platform))
-        hits = [d for d in attribute_docs(attrs).values() if attr_name in (d["attributeName"], d["id"])]
+        iri = terms.expand(attr_name)
+        hits = [d for d in attribute_docs(named(request, terms, attrs)[0]).values()
+                if attr_name == d["attributeName"] or d["id"] in (attr_name, iri)]
         if not hits:
             raise NgsiError("ResourceNotFound", f"attribute {attr_name} is not in use")
-        return respond(request, hits[0] if len(hits) == 1 else hits)
+        return respond(request, hits[0] if len(hits) == 1 else hits, terms=terms)
 
     @r.get("/jsonldContexts", summary="The @contexts this CityLink serves")
     def contexts(request: Request):

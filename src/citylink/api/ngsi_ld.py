@@ -1,21 +1,26 @@
 """The read side of NGSI-LD (ETSI GS CIM 009) under ``/ngsi-ld/v1``: retrieve an entity; query entities
 by type, id, idPattern, attrs, the query language ``q`` and geo-queries, projected with pick/omit, as
 NGSI-LD or GeoJSON; retrieve and query temporal entities, as instances, simplified or aggregated
-(``aggregatedValues`` per ISO 8601 period, computed in the database)."""
+(``aggregatedValues`` per ISO 8601 period, computed in the database); ``/entityOperations/query``, the
+entity query with its selection in the body."""
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+import orjson
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..clock import to_us
 from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
-from . import context, render
+from . import context, ldcontext, render
 from .auth import scope
+from .ldcontext import Renamer, TermMap
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
@@ -206,35 +211,130 @@ def _id_pattern(request: Request) -> str | None:
     return raw
 
 
-def _geojson(request: Request) -> str | None:
-    """The geoproperty to put in GeoJSON's geometry when GeoJSON is asked for, else None."""
+def _geojson(request: Request, terms: TermMap | None = None) -> str | None:
+    """The geoproperty to put in GeoJSON's geometry when GeoJSON is asked for, else None (named as the
+    output names it: by the request's context)."""
     if GEOJSON not in request.headers.get("accept", ""):
         return None
     prop = request.query_params.get("geoproperty", "location")
     if not re.fullmatch(r"[A-Za-z_][\w:/#.-]{0,200}", prop):
         raise NgsiError("BadRequestData", f"geoproperty: {prop!r} is not an attribute name")
-    return prop
+    return prop if terms is None else terms.compact(terms.expand(prop))
 
 
-def respond(request: Request, body, status: int = 200, headers: dict | None = None) -> JSONResponse:
+async def request_terms(request: Request) -> TermMap:
+    """The request's @context (its Link header, else CityLink's), resolved: a dependency, so that the
+    handlers run in the thread pool get it too."""
+    return await ldcontext.of(request).for_request(request)
+
+
+def renamer(request: Request, terms: TermMap) -> Renamer | None:
+    """How to name stored types and attributes in the response: None keeps CityLink's names as stored
+    (the default context: no work per attribute)."""
+    default = ldcontext.of(request).default
+    return None if terms is default else Renamer(terms, default)
+
+
+def expanded(terms: TermMap, names: list[str] | None, types: list[str] | None = None) -> list[str] | None:
+    """Attribute names of the request's context → IRIs, which the store and render match (besides
+    CityLink's stored names); type-scoped terms count when the request names one type."""
+    if names is None:
+        return None
+    etype = types[0] if types and len(types) == 1 else None
+    out = []
+    for n in names:
+        iri = terms.expand(n, etype)
+        out.append(iri)
+        if iri == ldcontext.LOCATION:
+            out.append("location")  # the registry's position is rendered under this name
+    return out
+
+
+def _context_url(request: Request, terms: TermMap | None) -> str | None:
+    """The @context a response names: the request's (None: it was inline), else CityLink's."""
+    if terms is not None and terms is not ldcontext.of(request).default:
+        return terms.link
+    return str(request.base_url).rstrip("/") + context.CONTEXT_PATH
+
+
+def respond(request: Request, body, status: int = 200, headers: dict | None = None,
+            terms: TermMap | None = None) -> JSONResponse:
+    """``terms``: the request's context (None: CityLink's), linked in the Link header, or put in the body
+    for Accept: application/ld+json."""
     headers = dict(headers or {})
     accept = request.headers.get("accept", "application/json")
-    geo = _geojson(request)
+    geo = _geojson(request, terms)
+    url = _context_url(request, terms)
     if geo is not None:
         body = render.feature_collection(body, geo) if isinstance(body, list) else render.feature(body, geo)
-        headers["Link"] = context.link_header(str(request.base_url))
+        if url:
+            headers["Link"] = f"<{url}>; {context.LINK_REL}"
         media = GEOJSON
     elif "application/ld+json" in accept:
-        ctx = str(request.base_url).rstrip("/") + context.CONTEXT_PATH
+        ctx = url or terms.context
         if isinstance(body, list):
             body = [dict(b, **{"@context": ctx}) for b in body]
         else:
             body = dict(body, **{"@context": ctx})
         media = "application/ld+json"
     else:
-        headers["Link"] = context.link_header(str(request.base_url))
+        if url:
+            headers["Link"] = f"<{url}>; {context.LINK_REL}"
         media = "application/json"
     return JSONResponse(body, status_code=status, headers=headers, media_type=media)
+
+
+QUERY_BODY = {"requestBody": {"required": True, "content": {m: {"schema": {
+    "type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "enum": ["Query"]},
+        "entities": {"type": "array", "items": {"type": "object", "properties": {
+            "type": {"type": "string"}, "id": {"type": "string"}, "idPattern": {"type": "string"}}}},
+        "attrs": {"type": "array", "items": {"type": "string"}}, "q": {"type": "string"},
+        "geoQ": {"type": "object", "properties": {
+            "georel": {"type": "string"}, "geometry": {"type": "string"}, "coordinates": {},
+            "geoproperty": {"type": "string"}}}}}} for m in ("application/json", "application/ld+json")}}}
+
+
+def query_params(body) -> list[tuple[str, str]]:
+    """An NGSI-LD Query (the body of /entityOperations/query) → the parameters of GET /entities."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise NgsiError("BadRequestData", "type: the body must be an NGSI-LD Query ({\"type\": \"Query\", …})")
+    out: list[tuple[str, str]] = []
+    for member in ("temporalQ", "scopeQ", "csf", "lang"):
+        if member in body:
+            raise NgsiError("OperationNotSupported", f"{member}: not supported yet by this CityLink version")
+    sel = body.get("entities") or []
+    if not isinstance(sel, list) or not all(isinstance(x, dict) for x in sel):
+        raise NgsiError("BadRequestData", "entities: a list of {type, id, idPattern} objects")
+    for key in ("type", "id", "idPattern"):
+        values = [x[key] for x in sel if key in x]
+        if not all(isinstance(v, str) and v for v in values):
+            raise NgsiError("BadRequestData", f"entities[].{key}: texts")
+        if key == "idPattern" and len(set(values)) > 1:
+            raise NgsiError("OperationNotSupported", "entities[].idPattern: one pattern per query")
+        if values and len(values) < len(sel):
+            # GET /entities has no way to say "this id, or any entity of that type": refuse, not widen
+            raise NgsiError("OperationNotSupported", f"entities[].{key}: give it in every selector or none")
+        if values:
+            out.append((key, ",".join(dict.fromkeys(values))))
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not attrs or not all(isinstance(a, str) and a for a in attrs):
+            raise NgsiError("BadRequestData", "attrs: a non-empty list of attribute names")
+        out.append(("attrs", ",".join(attrs)))
+    if "q" in body:
+        if not isinstance(body["q"], str):
+            raise NgsiError("BadRequestData", "q: a text in the NGSI-LD query language")
+        out.append(("q", body["q"]))
+    geo = body.get("geoQ")
+    if geo is not None:
+        if not isinstance(geo, dict):
+            raise NgsiError("BadRequestData", "geoQ: an object with georel, geometry and coordinates")
+        for key in ("georel", "geometry", "coordinates", "geoproperty"):
+            v = geo.get(key)
+            if v is not None:
+                out.append((key, v if isinstance(v, str) else orjson.dumps(v).decode()))
+    return out
 
 
 def unpublished(platform) -> set[str]:
@@ -251,38 +351,57 @@ def router(platform) -> APIRouter:
             raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
         return e
 
-    def short_types(raw: str) -> list[str]:
-        names = context.type_names(platform.specs)
-        return [names.get(t.strip(), t.strip()) for t in raw.split(",") if t.strip()]
+    def stored_types(request: Request, terms: TermMap, given: list[str]) -> list[str]:
+        """Type names of the request's context → the names types are stored under (CityLink's terms)."""
+        contexts = ldcontext.of(request)
+        return [ldcontext.stored_name(terms.expand(t), contexts) for t in given]
+
+    def projection(request: Request, terms: TermMap):
+        """pick/omit as names render matches: CityLink's as given, another context's expanded."""
+        pick, omit = _projection(request)
+        if terms is ldcontext.of(request).default:
+            return pick, omit
+        types = _names(request, "type")
+        return (set(expanded(terms, list(pick), types)) if pick else None,
+                set(expanded(terms, list(omit), types)) if omit else None)
 
     # Entity reads are short (tens of µs of SQLite work per entity), so they run on the event loop: a hop to
     # the thread pool costs more than the read (measured: 1,390 → 2,830 retrievals/s).  Temporal reads,
     # which may aggregate for seconds, stay in the thread pool.
     @r.get("/entities/{entity_id:path}", summary="Retrieve an entity",
            openapi_extra={"parameters": FORMAT_PARAMS})
-    async def retrieve(entity_id: str, request: Request):
+    async def retrieve(entity_id: str, request: Request, terms: TermMap = Depends(request_terms)):
         opts = _options(request)
         fmt = _format(request, opts)
-        pick, omit = _projection(request)
+        pick, omit = projection(request, terms)
         e = published(store.entity(entity_id), entity_id)
-        return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit))
+        return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit,
+                                              names=renamer(request, terms)), terms=terms)
 
-    def select(request: Request, max_limit: int):
-        """The entities a query names (type, id, idPattern, attrs, q; limit, offset) and their total."""
+    def select(request: Request, max_limit: int, terms: TermMap):
+        """The entities a query names (type, id, idPattern, attrs, q; limit, offset) and their total; the
+        names in type, attrs, q and geoproperty are the request's context's."""
         qp = request.query_params
         unsupported = [p for p in ("geoQ", "scopeQ", "csf") if p in qp]
         if unsupported:
             raise NgsiError("OperationNotSupported",
                             f"{unsupported[0]}: not supported yet by this CityLink version (type, id, idPattern, q, "
-                            f"georel, attrs, pick, omit, limit, offset, count and options are)", 501)
+                            f"georel, attrs, pick, omit, limit, offset, count and options are)")
+        geoprop = qp.get("geoproperty") if qp.get("georel") else None
+        if geoprop and terms.expand(geoprop) == ldcontext.LOCATION:
+            geoprop = "location"
         try:
-            geo = geoquery.parse(qp.get("georel"), qp.get("geometry"), qp.get("coordinates"),
-                                 qp.get("geoproperty") if qp.get("georel") else None)
+            geo = geoquery.parse(qp.get("georel"), qp.get("geometry"), qp.get("coordinates"), geoprop)
         except geoquery.GeoError as e:
             raise NgsiError("BadRequestData", str(e)) from None
-        types = short_types(qp["type"]) if qp.get("type") else None
+        given = _names(request, "type")
+        types = stored_types(request, terms, given) if given else None
         ids = [i.strip() for i in qp["id"].split(",")] if qp.get("id") else None
         q, id_pattern, having = _q(request), _id_pattern(request), _names(request, "attrs")
+        if terms is not ldcontext.of(request).default:
+            having = expanded(terms, having, given)
+            if q is not None:
+                q = qlang.rename(q, lambda name: expanded(terms, [name], given)[0])
         if not (types or ids or id_pattern or having or q is not None or geo is not None):
             raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs, q or georel")
         limit = _int(request, "limit", 20, 0, max_limit)
@@ -299,23 +418,49 @@ def router(platform) -> APIRouter:
 
     @r.get("/entities", summary="Query entities",
            openapi_extra={"parameters": QUERY_PARAMS + [p for p in FORMAT_PARAMS if p["name"] != "attrs"]})
-    async def query(request: Request):
+    async def query(request: Request, terms: TermMap = Depends(request_terms)):
+        return page(request, terms)
+
+    def page(request: Request, terms: TermMap) -> JSONResponse:
         opts = _options(request)
         fmt = _format(request, opts)
-        pick, omit = _projection(request)
-        ents, total = select(request, MAX_LIMIT)
-        body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit) for e in ents]
-        return respond(request, body, headers=counted(request, total))
+        pick, omit = projection(request, terms)
+        ents, total = select(request, MAX_LIMIT, terms)
+        names = renamer(request, terms)
+        body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit, names=names)
+                for e in ents]
+        return respond(request, body, headers=counted(request, total), terms=terms)
 
-    def temporal_bodies(request: Request, ents) -> list[dict]:
+    @r.post("/entityOperations/query", summary="Query entities (a Query in the body)",
+            openapi_extra={"parameters": [p for p in QUERY_PARAMS if p["name"] in ("limit", "offset", "count")]
+                           + [p for p in FORMAT_PARAMS if p["name"] != "attrs"], **QUERY_BODY})
+    @r.post("/entityOperations/query/", include_in_schema=False)
+    async def query_post(request: Request):
+        """The same query as GET /entities, its selection given as an NGSI-LD Query in the body: the body
+        becomes the query's parameters (type, id, idPattern, attrs, q, georel, geometry, coordinates,
+        geoproperty), so both answer alike, errors included."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as e:
+            raise NgsiError("InvalidRequest", f"body: not JSON ({e})") from None
+        terms = await ldcontext.of(request).for_request(request, body if isinstance(body, dict) else None)
+        params = [(k, v) for k, v in request.query_params.multi_items() if k in ("limit", "offset", "count",
+                                                                                  "options", "format", "pick", "omit")]
+        scope = dict(request.scope, query_string=urlencode(params + query_params(body)).encode())
+        return page(Request(scope, request.receive), terms)
+
+    def temporal_bodies(request: Request, ents, terms: TermMap) -> list[dict]:
         """The temporal representation of these entities: instances, simplified, or aggregated."""
         opts = _options(request)
         qp = request.query_params
         start, end = _timerel(request)
         tp = qp.get("timeproperty", "observedAt")
         if tp != "observedAt":
-            raise NgsiError("OperationNotSupported", f"timeproperty: only observedAt is supported, not {tp!r}", 501)
+            raise NgsiError("OperationNotSupported", f"timeproperty: only observedAt is supported, not {tp!r}")
         attrs = _attrs(request)
+        if terms is not ldcontext.of(request).default:
+            attrs = expanded(terms, attrs, _names(request, "type"))
+        names = renamer(request, terms)
         if "aggregatedValues" in opts:
             methods, period = _aggregation(request)
             origin = start if start is not None else 0
@@ -329,31 +474,36 @@ def router(platform) -> APIRouter:
             by_entity: dict[str, list] = {}
             for row in rows:
                 by_entity.setdefault(row.entity_id, []).append(row)
-            return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, max(span, 1), end) for e in ents]
+            return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, max(span, 1), end, names=names)
+                    for e in ents]
         last_n = _int(request, "lastN", None, 1, 100_000)
         out = []
         for e in ents:
             t = store.temporal(e.id, attrs=attrs, start=start, end=end, last_n=last_n)
             if t is not None:
-                out.append(render.temporal_entity(t, temporal_values="temporalValues" in opts))
+                out.append(render.temporal_entity(t, temporal_values="temporalValues" in opts, names=names))
         return out
 
     @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity",
            openapi_extra={"parameters": TEMPORAL_PARAMS})
-    def temporal(entity_id: str, request: Request):
+    def temporal(entity_id: str, request: Request, terms: TermMap = Depends(request_terms)):
         e = published(store.entity(entity_id), entity_id)
-        return respond(request, temporal_bodies(request, [e])[0])
+        return respond(request, temporal_bodies(request, [e], terms)[0], terms=terms)
 
     @r.get("/temporal/entities", summary="Query temporal entities",
            openapi_extra={"parameters": TEMPORAL_PARAMS + [p for p in QUERY_PARAMS if p["name"] != "attrs"]})
-    def temporal_query(request: Request):
+    def temporal_query(request: Request, terms: TermMap = Depends(request_terms)):
         if not request.query_params.get("timerel"):
             raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
-        ents, total = select(request, MAX_TEMPORAL_LIMIT)
-        return respond(request, temporal_bodies(request, ents), headers=counted(request, total))
+        ents, total = select(request, MAX_TEMPORAL_LIMIT, terms)
+        return respond(request, temporal_bodies(request, ents, terms), headers=counted(request, total), terms=terms)
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")
     def citylink_context():
         return JSONResponse(context.document(platform.specs), media_type="application/ld+json")
+
+    @r.get("/jsonldContexts/core", summary="The NGSI-LD core @context (a bundled copy of ETSI's)")
+    def core_context(request: Request):
+        return JSONResponse(ldcontext.of(request).core_document(), media_type="application/ld+json")
 
     return r

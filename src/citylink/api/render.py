@@ -8,7 +8,12 @@ import orjson
 
 from ..clock import iso
 from ..normalize.records import flag_names
+from ..spec.model import CITYLINK_NS, NGSI_LD_CORE
 from ..store.base import AttrRow, EntityRow
+from .ldcontext import Renamer
+
+LOCATION = NGSI_LD_CORE + "location"
+QUALITY_FLAGS = CITYLINK_NS + "qualityFlags"
 
 
 def _value(a: AttrRow) -> Any:
@@ -24,7 +29,7 @@ def _value(a: AttrRow) -> Any:
     return int(v) if isinstance(v, float) and v.is_integer() and a.vtype != "Number" else v
 
 
-def attribute(a: AttrRow, *, sys_attrs: bool = False, temporal: bool = False) -> dict:
+def attribute(a: AttrRow, *, sys_attrs: bool = False, temporal: bool = False, flags: str = "qualityFlags") -> dict:
     v = _value(a)
     if a.kind == "Relationship":
         out: dict[str, Any] = {"type": "Relationship", "object": v}
@@ -38,7 +43,7 @@ def attribute(a: AttrRow, *, sys_attrs: bool = False, temporal: bool = False) ->
     if a.dataset_id:
         out["datasetId"] = a.dataset_id
     if a.flags:
-        out["qualityFlags"] = {"type": "Property", "value": flag_names(a.flags)}
+        out[flags] = {"type": "Property", "value": flag_names(a.flags)}
     if temporal and a.raw_id is not None:
         out["instanceId"] = f"urn:ngsi-ld:citylink:raw:{a.raw_id}"
     if sys_attrs and a.modified_at:
@@ -46,40 +51,44 @@ def attribute(a: AttrRow, *, sys_attrs: bool = False, temporal: bool = False) ->
     return out
 
 
-def _location_from_registry(e: EntityRow, attrs: dict) -> None:
-    if "location" not in attrs and e.lon is not None and e.lat is not None:
-        attrs["location"] = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [e.lon, e.lat]}}
+def _location_from_registry(e: EntityRow, attrs: dict, key: str = "location") -> None:
+    if key not in attrs and e.lon is not None and e.lat is not None:
+        attrs[key] = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [e.lon, e.lat]}}
 
 
 def entity(e: EntityRow, *, fmt: str = "normalized", sys_attrs: bool = False,
-           attrs: set[str] | None = None, omit: set[str] | None = None) -> dict:
-    """``attrs``: only these attributes (pick); ``omit``: all but these."""
-    out: dict[str, Any] = {"id": e.id, "type": e.type}
+           attrs: set[str] | None = None, omit: set[str] | None = None, names: Renamer | None = None) -> dict:
+    """``attrs``: only these attributes (pick); ``omit``: all but these.  ``names``: the request's
+    context's names for the stored type and attributes (None: CityLink's, as stored)."""
+    out: dict[str, Any] = {"id": e.id, "type": names.type(e.type) if names else e.type}
+    flags = names.attr(QUALITY_FLAGS) if names else "qualityFlags"
     grouped: dict[str, list] = {}  # several datasetIds of one attribute → a list of instances
     for a in e.attrs:
         if attrs and a.name not in attrs and a.iri not in attrs:
             continue
         if omit and (a.name in omit or a.iri in omit):
             continue
+        key = names.attr(a.iri, e.type) if names else a.name
         if fmt == "keyValues":
-            grouped.setdefault(a.name, []).append(_value(a))
+            grouped.setdefault(key, []).append(_value(a))
             continue
-        rendered = attribute(a, sys_attrs=sys_attrs)
+        rendered = attribute(a, sys_attrs=sys_attrs, flags=flags)
         if fmt == "concise":
             if rendered["type"] == "Property" and set(rendered) <= {"type", "value", "observedAt", "unitCode"}:
                 rendered.pop("type")
             elif rendered["type"] in ("GeoProperty", "Relationship", "LanguageProperty"):
                 rendered.pop("type")
-        grouped.setdefault(a.name, []).append(rendered)
+        grouped.setdefault(key, []).append(rendered)
     body = {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
     if (not attrs or "location" in attrs) and not (omit and "location" in omit):
+        loc = names.attr(LOCATION, e.type) if names else "location"
         if fmt == "keyValues":
-            if "location" not in body and e.lon is not None:
-                body["location"] = {"type": "Point", "coordinates": [e.lon, e.lat]}
+            if loc not in body and e.lon is not None:
+                body[loc] = {"type": "Point", "coordinates": [e.lon, e.lat]}
         else:
-            _location_from_registry(e, body)
-            if fmt == "concise" and "location" not in grouped and "location" in body:
-                body["location"].pop("type")  # concise like an observed location
+            _location_from_registry(e, body, loc)
+            if fmt == "concise" and loc not in grouped and loc in body:
+                body[loc].pop("type")  # concise like an observed location
     out.update(body)
     if sys_attrs:
         out["createdAt"] = iso(e.created_at)
@@ -102,14 +111,16 @@ def feature_collection(bodies: list[dict], geoproperty: str = "location") -> dic
     return {"type": "FeatureCollection", "features": [feature(b, geoproperty) for b in bodies]}
 
 
-def temporal_entity(e: EntityRow, *, temporal_values: bool = False) -> dict:
-    out: dict[str, Any] = {"id": e.id, "type": e.type}
+def temporal_entity(e: EntityRow, *, temporal_values: bool = False, names: Renamer | None = None) -> dict:
+    out: dict[str, Any] = {"id": e.id, "type": names.type(e.type) if names else e.type}
+    flags = names.attr(QUALITY_FLAGS) if names else "qualityFlags"
     for a in e.attrs:
+        key = names.attr(a.iri, e.type) if names else a.name
         if temporal_values:
-            slot = out.setdefault(a.name, {"type": a.kind, "values": []})
+            slot = out.setdefault(key, {"type": a.kind, "values": []})
             slot["values"].append([_value(a), iso(a.observed_at)])
         else:
-            out.setdefault(a.name, []).append(attribute(a, temporal=True))
+            out.setdefault(key, []).append(attribute(a, temporal=True, flags=flags))
     return out
 
 
@@ -118,11 +129,13 @@ _iso = lru_cache(maxsize=100_000)(iso)
 AGGR_FIELDS = {"avg": "avg", "min": "min", "max": "max", "sum": "sum", "totalCount": "total", "distinctCount": "distinct"}
 
 
-def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int, end: int | None) -> dict:
+def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int, end: int | None, *,
+                      names: Renamer | None = None) -> dict:
     """The aggregated temporal representation (ETSI GS CIM 009, 4.5.19): per attribute and method, a list
     of [value, start of the period, end of the period]."""
-    out: dict[str, Any] = {"id": e.id, "type": e.type}
+    out: dict[str, Any] = {"id": e.id, "type": names.type(e.type) if names else e.type}
     slots: dict[tuple[str, str], dict] = {}
+    iris = {r.name: r.iri for r in rows} if names else {}
     for r in rows:
         slot = slots.get((r.name, r.dataset_id))
         if slot is None:
@@ -134,6 +147,8 @@ def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int,
         for m in methods:
             slot[m].append([getattr(r, AGGR_FIELDS[m]), *bounds])
     for (name, _), slot in slots.items():
+        if names:
+            name = names.attr(iris[name], e.type)
         if name in out:
             out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [slot]
         else:

@@ -18,6 +18,7 @@ from ..clock import Clock
 from ..payload import PayloadProblem
 from ..spec.model import SpecSet
 from ..spec.timeparse import TimeProblem
+from . import api_writes
 from .compiler import LOCATION_IRI, TIME_FLAGS, Bad, CompiledSource, compile_source
 from .records import (DUPLICATE, FLAG_CLOCK_SKEW, FLAG_LATE, FLAGGED, QUARANTINED, STORED, EntityInfo,
                       NormalizedBatch, Problem, RawMessage)
@@ -77,6 +78,9 @@ class Normalizer:
         """The store has applied ``batch``: its entities need not be announced again.  (Until the
         store confirms, a rolled-back batch must not leave entities the store never saw.)"""
         self._announced.update(batch.entities)
+        for _, entity_id, attr, _ in batch.deletions:
+            if attr is None:
+                self._announced.discard(entity_id)  # deleted: whoever reports on it next creates it anew
 
     def set_devices(self, source: str, devices: list) -> None:
         if source in self.compiled:
@@ -94,6 +98,9 @@ class Normalizer:
         for msg in messages:
             cs = self.compiled.get(msg.source)
             if cs is None:
+                if msg.source == api_writes.API_SOURCE:
+                    pending.append(self._api_write(msg))
+                    continue
                 p = Problem("unknown_source", None, f"no source spec {msg.source!r} is in force", msg.source, "source")
                 pending.append((msg, dedupe_key(msg.source, msg.body), [], [p], 0, 0, None))
                 continue
@@ -128,9 +135,22 @@ class Normalizer:
                 continue
             keep(obs)
             if ents:
-                out.entities.update(ents)
+                if type(ents) is api_writes.Converted:
+                    out.entities.update(ents.entities)
+                    out.deletions += ents.deletions
+                    out.attributes.update(ents.attributes)
+                else:
+                    out.entities.update(ents)
             outcome((rid, msg.source, FLAGGED if flags else STORED, key, ver))
         return out
+
+    @staticmethod
+    def _api_write(msg: RawMessage) -> tuple:
+        """A pending row for an NGSI-LD API write (its "entities" slot carries the whole conversion).
+        Every write is new: its duplicate key is its raw id, so only a replay of it matches."""
+        got, problems = api_writes.convert(msg)
+        key = dedupe_key(msg.source, str(msg.id).encode())
+        return msg, key, got.observations if got else [], problems, 0, 0, got
 
     def _one(self, cs: CompiledSource, msg: RawMessage, now: int, lim: Limits):
         """Normalize one message: (observations, problems, flags, dedupe key, entities it announces)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 # message outcomes (the ledger): every received message ends as exactly one
@@ -24,7 +25,12 @@ FLAG_NAMES = {FLAG_OUT_OF_RANGE: "out_of_range", FLAG_CLOCK_SKEW: "clock_skew", 
 
 
 def flag_names(mask: int) -> list[str]:
-    return [name for bit, name in FLAG_NAMES.items() if mask & bit]
+    return list(_flag_names(mask))   # a fresh list: callers may change theirs
+
+
+@lru_cache(maxsize=256)
+def _flag_names(mask: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in FLAG_NAMES.items() if mask & bit)
 
 
 @dataclass(slots=True)

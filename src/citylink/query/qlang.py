@@ -15,7 +15,7 @@ is ever pasted into SQL.  Every mistake is a :class:`QueryError` that says where
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 from typing import Union
 
@@ -325,6 +325,13 @@ def _comparable(a: Value, b: Value, pos: int) -> None:
         raise QueryError(f"a range from {a!r} to {b!r} mixes kinds of value", pos)
     if isinstance(a, bool):
         raise QueryError("a range of true/false", pos)
+
+
+def rename(node: Node, name) -> Node:
+    """The same tree with each attribute name ``a`` replaced by ``name(a)`` (e.g. expanded by a @context)."""
+    if isinstance(node, (And, Or)):
+        return type(node)(tuple(rename(n, name) for n in node.items))
+    return replace(node, path=replace(node.path, attr=name(node.path.attr)))
 
 
 def attributes(node: Node) -> set[str]:

@@ -61,6 +61,12 @@ QUARANTINE_REASONS: dict[str, tuple[str, str]] = {
     "unknown_unit": ("변환할 수 없는 행 단위", "a per-row unit that cannot be converted"),
     "expression_error": ("계산식이 이 데이터에서 실패", "a computed field's expression failed on this data"),
     "bad_position": ("좌표가 선언한 좌표계의 위치가 아님", "the coordinates are not a position in the declared CRS"),
+    # the platform's own source ngsi-ld-api: an archived NGSI-LD API write that cannot be applied (edited by
+    # hand, or from another version); vendors never see these
+    "unknown_write_format": ("NGSI-LD API 쓰기 기록의 형식 버전이 다름 (플랫폼 내부)",
+                             "an NGSI-LD API write of another format version (the platform's own source)"),
+    "bad_write": ("NGSI-LD API 쓰기 기록이 손상됨 (플랫폼 내부)",
+                  "a damaged NGSI-LD API write record (the platform's own source)"),
 }
 
 # Refused at the transport, before anything is archived (HTTP status in brackets).

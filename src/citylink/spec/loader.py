@@ -23,11 +23,12 @@ import jsonschema
 import yaml
 
 from ..errors import SpecError, SpecProblem
-from .model import (CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, EntityTypeSpec, Label, ServiceSpec,
-                    SourceSpec, SpecFile, SpecSet, duration_seconds)
+from .model import (API_SOURCE, CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, EntityTypeSpec, Label,
+                    ServiceSpec, SourceSpec, SpecFile, SpecSet, duration_seconds)
 from .yamlloc import load_located
 
 FORMATS = {"service/1": "service", "source/1": "source"}
+RESERVED_SOURCES = frozenset({API_SOURCE})
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -96,6 +97,10 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
         if kind != "source":
             continue
         src = _source(sf)
+        if src.id in RESERVED_SOURCES:
+            problems.append(SpecProblem("reserved_id", sf.file, sf.line(("id",)), "id",
+                                        f"source id {src.id!r} is the platform's own (NGSI-LD API writes)"))
+            continue
         if src.id in specs.sources:
             problems.append(SpecProblem("duplicate_id", sf.file, sf.line(("id",)), "id",
                                         f"source {src.id!r} is also defined in {specs.sources[src.id].origin.file}"))

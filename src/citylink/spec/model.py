@@ -15,6 +15,7 @@ from typing import Any
 from .yamlloc import Lines
 
 NGSI_LD_CORE = "https://uri.etsi.org/ngsi-ld/"
+API_SOURCE = "ngsi-ld-api"   # the built-in source of NGSI-LD API writes (normalize.api_writes); no spec may take it
 CITYLINK_NS = "https://w3id.org/citylink/ns/"
 CITYLINK_CONTEXT_URL = "https://w3id.org/citylink/context.jsonld"
 NGSI_LD_CORE_CONTEXT_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"

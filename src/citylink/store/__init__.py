@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import StoreError
-from .base import AttrRow, EntityRow, SpecRow, Store
+from .base import AttrRow, EntityRow, SpecRow, Store, SubscriptionRow
 
 
 def _sqlite(url: str) -> Store:
@@ -38,4 +38,4 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return store
 
 
-__all__ = ["AttrRow", "ENGINES", "EntityRow", "SpecRow", "Store", "open_store"]
+__all__ = ["AttrRow", "ENGINES", "EntityRow", "SpecRow", "Store", "SubscriptionRow", "open_store"]

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Iterable
 
 from ..errors import StoreError
+from ..normalize.compiler import LOCATION_IRI
 from ..normalize.records import OUTCOME_NAMES, EntityInfo, NormalizedBatch, RawMessage
 from ..spec.devices import Device
 
@@ -72,6 +73,25 @@ class SpecRow:
     file: str | None
     body: str
     applied_at: int
+
+
+@dataclass
+class SubscriptionRow:
+    """An NGSI-LD subscription as stored: its document (the API validated it) and its delivery status."""
+
+    id: str
+    body: dict                 # the subscription document, without the members the system keeps
+    created_by: str
+    created_at: int
+    modified_at: int
+    is_active: bool
+    expires_at: int | None
+    times_sent: int = 0        # notifications sent, whatever became of them
+    times_failed: int = 0
+    last_notification: int | None = None
+    last_success: int | None = None
+    last_failure: int | None = None
+    last_failure_reason: str | None = None
 
 
 def migrations(engine: str) -> list[tuple[int, str, str]]:
@@ -219,6 +239,30 @@ class Store(ABC):
         entities, message outcomes, quarantine, ledger.  Replayed messages first lose
         what they produced before."""
 
+    def _delete(self, c, deletions: list[tuple], at) -> None:
+        """Apply NGSI-LD deletions (see NormalizedBatch) in ``apply``'s transaction: current state goes,
+        the history (observations) stays.  ``at``: the engine's time value for modified_at."""
+        p = self.PH
+        for _, entity_id, iri, ds in deletions:
+            row = c.execute(f"SELECT eid FROM entities WHERE id={p}", (entity_id,)).fetchone()
+            if row is None:
+                continue
+            eid = row[0]
+            if iri is None:
+                c.execute(f"DELETE FROM entity_attrs WHERE eid={p}", (eid,))
+                c.execute(f"DELETE FROM entities WHERE eid={p}", (eid,))
+                self._eids.pop(entity_id, None)
+                continue
+            aid = self._aids.get(iri)
+            if aid is None:
+                continue
+            if ds is None:
+                c.execute(f"DELETE FROM entity_attrs WHERE eid={p} AND aid={p}", (eid, aid))
+            else:
+                c.execute(f"DELETE FROM entity_attrs WHERE eid={p} AND aid={p} AND dataset_id={p}", (eid, aid, ds))
+            moved = ", lon=NULL, lat=NULL" if iri == LOCATION_IRI and not ds else ""
+            c.execute(f"UPDATE entities SET modified_at={p}{moved} WHERE eid={p}", (at, eid))
+
     @abstractmethod
     def count_refused(self, source: str, reason: str, now: int) -> None: ...
 
@@ -277,6 +321,32 @@ class Store(ABC):
         """Per entity, attribute, datasetId and period of ``period`` µs counted from ``origin``: avg, min,
         max, sum, count and distinct count of the instances in [start, end), computed in the database.
         More than :data:`MAX_PERIODS` rows raise :class:`TooManyPeriods`."""
+
+    # -- subscriptions -----------------------------------------------------------------------
+    @abstractmethod
+    def put_subscription(self, row: SubscriptionRow) -> bool:
+        """Keep a new subscription (its status counters start at zero); False, and nothing written,
+        when its id is taken."""
+
+    @abstractmethod
+    def subscription(self, sub_id: str) -> SubscriptionRow | None: ...
+
+    @abstractmethod
+    def subscriptions(self, limit: int | None = None, offset: int = 0) -> tuple[list[SubscriptionRow], int]:
+        """Subscriptions in creation order (``limit`` None: all of them), and how many there are."""
+
+    @abstractmethod
+    def update_subscription(self, sub_id: str, body: dict, is_active: bool, expires_at: int | None,
+                            now: int) -> bool:
+        """Replace a subscription's document (its status stays); False when there is no such subscription."""
+
+    @abstractmethod
+    def delete_subscription(self, sub_id: str) -> bool: ...
+
+    @abstractmethod
+    def record_notification(self, sub_id: str, at: int, error: str | None) -> None:
+        """Count one notification sent at ``at``: ``error`` None is a success, else why it failed.
+        A subscription deleted meanwhile is left deleted."""
 
 
 MAX_PERIODS = 1_000_000  # aggregated rows one temporal request may produce (1,000 entities × 30 days × 24 h fit)

@@ -26,7 +26,7 @@ from datetime import datetime
 
 import orjson
 import psycopg
-from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 
 from ..clock import from_us, to_us
 from ..errors import StoreError
@@ -35,8 +35,8 @@ from ..query import qlang
 from ..query.geo import postgis_condition
 from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
-from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
-                   ensured_key, having_condition, latest_per_key, ledger_view, migrations)
+from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
+                   attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -383,6 +383,12 @@ class PostgresStore(Store):
         at = from_us(now)
         self._ensure_months(o[7] for o in batch.observations)
         with self._tx() as c:
+            if batch.attributes:
+                c.executemany("INSERT INTO attributes(iri, name, kind, vtype, unit) VALUES (%s,%s,%s,%s,%s) "
+                              "ON CONFLICT (iri) DO NOTHING", [(iri, *a) for iri, a in batch.attributes.items()])
+                self._aids = dict(c.execute("SELECT iri, aid FROM attributes").fetchall())
+            if batch.deletions:
+                self._delete(c, batch.deletions, at)
             eids = self._eid_map(c, batch, at)
             aids = self._aids
             stale = []
@@ -541,14 +547,19 @@ class PostgresStore(Store):
     def _entity(r) -> EntityRow:
         return EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], to_us(r[8]), to_us(r[9]))
 
+    # the entity and its current attributes in one round trip (two cost 225 µs a retrieval, this 90-145)
+    _ONE_SQL = ("SELECT e.eid, e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, e.created_at, "
+                "e.modified_at, a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
+                "x.observed_at, x.flags, x.raw_id, x.spec_version, x.modified_at FROM entities e "
+                "LEFT JOIN entity_attrs x ON x.eid = e.eid LEFT JOIN attributes a ON a.aid = x.aid "
+                "WHERE e.id = %s ORDER BY a.name, x.dataset_id")
+
     def entity(self, entity_id):
-        r = self._r
-        row = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities WHERE id=%s", (entity_id,)).fetchone()
-        if row is None:
+        rows = self._r.execute(self._ONE_SQL, (entity_id,)).fetchall()
+        if not rows:
             return None
-        ent = self._entity(row)
-        q = self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs") + "WHERE x.eid=%s ORDER BY a.name, x.dataset_id"
-        ent.attrs = [self._attr(a) for a in r.execute(q, (row[0],)).fetchall()]
+        ent = self._entity(rows[0])
+        ent.attrs = [self._attr(r[10:]) for r in rows if r[10] is not None]
         return ent
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
@@ -638,3 +649,53 @@ class PostgresStore(Store):
             rows = r.execute(base + " ORDER BY a.name, x.dataset_id, x.observed_at", args).fetchall()
         ent.attrs = [self._attr(a) for a in rows]
         return ent
+
+    # -- subscriptions -------------------------------------------------------------------------
+    _SUB_SQL = ("SELECT s.id, s.body, s.created_by, s.created_at, s.modified_at, s.is_active, s.expires_at, "
+                "coalesce(t.times_sent, 0), coalesce(t.times_failed, 0), t.last_notification, t.last_success, "
+                "t.last_failure, t.last_failure_reason FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
+
+    @staticmethod
+    def _subscription(r) -> SubscriptionRow:
+        return SubscriptionRow(r[0], r[1], r[2], to_us(r[3]), to_us(r[4]), r[5], _us(r[6]), r[7], r[8],
+                               _us(r[9]), _us(r[10]), _us(r[11]), r[12])
+
+    def put_subscription(self, row):
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO subscriptions VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+                            (row.id, Jsonb(row.body), row.created_by, from_us(row.created_at),
+                             from_us(row.modified_at), row.is_active,
+                             None if row.expires_at is None else from_us(row.expires_at)))
+            if cur.rowcount == 0:
+                return False
+            c.execute("INSERT INTO subscription_status(id) VALUES (%s)", (row.id,))
+            return True
+
+    def subscription(self, sub_id):
+        row = self._r.execute(self._SUB_SQL + " WHERE s.id=%s", (sub_id,)).fetchone()
+        return self._subscription(row) if row else None
+
+    def subscriptions(self, limit=None, offset=0):
+        r = self._r
+        total = r.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
+        rows = r.execute(self._SUB_SQL + " ORDER BY s.created_at, s.id LIMIT %s OFFSET %s", (limit, offset)).fetchall()
+        return [self._subscription(x) for x in rows], total
+
+    def update_subscription(self, sub_id, body, is_active, expires_at, now):
+        with self._tx() as c:
+            return c.execute("UPDATE subscriptions SET body=%s, is_active=%s, expires_at=%s, modified_at=%s "
+                             "WHERE id=%s", (Jsonb(body), is_active, None if expires_at is None else from_us(expires_at),
+                                             from_us(now), sub_id)).rowcount > 0
+
+    def delete_subscription(self, sub_id):
+        with self._tx() as c:  # its status goes with it (ON DELETE CASCADE)
+            return c.execute("DELETE FROM subscriptions WHERE id=%s", (sub_id,)).rowcount > 0
+
+    def record_notification(self, sub_id, at, error):
+        ok, when = error is None, from_us(at)
+        with self._tx() as c:
+            c.execute("UPDATE subscription_status SET times_sent = times_sent + 1, "
+                      "times_failed = times_failed + %s, last_notification = %s, "
+                      "last_success = coalesce(%s, last_success), last_failure = coalesce(%s, last_failure), "
+                      "last_failure_reason = coalesce(%s, last_failure_reason) WHERE id = %s",
+                      (int(not ok), when, when if ok else None, None if ok else when, error, sub_id))

@@ -23,8 +23,8 @@ from ..query import qlang
 from ..query.geo import sqlite_geo
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
-from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, agg_rows, attr_ids, cached_key,
-                   ensured_key, having_condition, latest_per_key, ledger_view, migrations)
+from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
+                   attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -279,6 +279,12 @@ class SQLiteStore(Store):
 
     def apply(self, batch, now):
         with self._tx() as c:
+            if batch.attributes:
+                c.executemany("INSERT INTO attributes(iri, name, kind, vtype, unit) VALUES (?,?,?,?,?) "
+                              "ON CONFLICT(iri) DO NOTHING", [(iri, *a) for iri, a in batch.attributes.items()])
+                self._aids.update(c.execute("SELECT iri, aid FROM attributes").fetchall())
+            if batch.deletions:
+                self._delete(c, batch.deletions, now)
             eids = self._eid_map(c, batch, now)
             aids = self._aids
             sid = self._sid
@@ -532,6 +538,59 @@ class SQLiteStore(Store):
             rows = r.execute(base + " ORDER BY a.name, x.dataset_id, x.observed_at", args).fetchall()
         ent.attrs = [AttrRow(*a) for a in rows]
         return ent
+
+    # -- subscriptions -------------------------------------------------------------------------
+    _SUB_SQL = ("SELECT s.id, s.body, s.created_by, s.created_at, s.modified_at, s.is_active, s.expires_at, "
+                "coalesce(t.times_sent, 0), coalesce(t.times_failed, 0), t.last_notification, t.last_success, "
+                "t.last_failure, t.last_failure_reason FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
+
+    @staticmethod
+    def _subscription(r) -> SubscriptionRow:
+        return SubscriptionRow(r[0], orjson.loads(r[1]), r[2], r[3], r[4], bool(r[5]), *r[6:])
+
+    def put_subscription(self, row):
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM subscriptions WHERE id=?", (row.id,)).fetchone():
+                return False
+            c.execute("INSERT INTO subscriptions VALUES (?,?,?,?,?,?,?)",
+                      (row.id, orjson.dumps(row.body).decode(), row.created_by, row.created_at, row.modified_at,
+                       int(row.is_active), row.expires_at))
+            c.execute("INSERT OR REPLACE INTO subscription_status(id) VALUES (?)", (row.id,))
+            return True
+
+    def subscription(self, sub_id):
+        r = self._w if self.memory else self._r
+        row = r.execute(self._SUB_SQL + " WHERE s.id=?", (sub_id,)).fetchone()
+        return self._subscription(row) if row else None
+
+    def subscriptions(self, limit=None, offset=0):
+        r = self._w if self.memory else self._r
+        total = r.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
+        rows = r.execute(self._SUB_SQL + " ORDER BY s.created_at, s.id LIMIT ? OFFSET ?",
+                         (-1 if limit is None else limit, offset)).fetchall()
+        return [self._subscription(x) for x in rows], total
+
+    def update_subscription(self, sub_id, body, is_active, expires_at, now):
+        with self._tx() as c:
+            c.execute("UPDATE subscriptions SET body=?, is_active=?, expires_at=?, modified_at=? WHERE id=?",
+                      (orjson.dumps(body).decode(), int(is_active), expires_at, now, sub_id))
+            return c.changes() > 0
+
+    def delete_subscription(self, sub_id):
+        with self._tx() as c:
+            c.execute("DELETE FROM subscriptions WHERE id=?", (sub_id,))
+            gone = c.changes() > 0
+            c.execute("DELETE FROM subscription_status WHERE id=?", (sub_id,))
+            return gone
+
+    def record_notification(self, sub_id, at, error):
+        ok = error is None
+        with self._tx() as c:
+            c.execute("UPDATE subscription_status SET times_sent = times_sent + 1, "
+                      "times_failed = times_failed + ?, last_notification = ?, "
+                      "last_success = coalesce(?, last_success), last_failure = coalesce(?, last_failure), "
+                      "last_failure_reason = coalesce(?, last_failure_reason) WHERE id = ?",
+                      (int(not ok), at, at if ok else None, None if ok else at, error, sub_id))
 
 
 def _statements(sql: str) -> list[str]:
