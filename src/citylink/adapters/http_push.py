@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from .. import payload
 from ..errors import TransportRefused
 from ..normalize.records import OUTCOME_NAMES, QUARANTINED
-from ..api.auth import scope
+from ..api.auth import scoped_router
 from . import Transport, register
 
 register(Transport(
@@ -46,7 +46,7 @@ FORMAT_TYPES = {"json": JSON_TYPES, "jsonl": ("application/x-ndjson", "applicati
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(tags=["ingest"], dependencies=[scope("source")])  # the route checks the source token
+    r = scoped_router("source", tags=["ingest"])  # the route checks the source token
     settings = platform.settings
 
     def refuse(source: str, reason: str, detail: str, status: int, **extra) -> JSONResponse:

@@ -13,7 +13,7 @@ from .. import __version__
 from ..adapters import http_push
 from . import discovery, health, ngsi_ld, ngsi_ld_write
 from . import subscriptions as subscriptions_api
-from .auth import scope
+from .auth import scoped_router
 from .ldcontext import Contexts
 from .problems import NgsiError, problem
 
@@ -26,7 +26,9 @@ def create_app(platform) -> FastAPI:
                   description="Smart city data platform: vendor ingest, NGSI-LD context API.")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/docs", include_in_schema=False, dependencies=[scope("public")])
+    pages = scoped_router("public")
+
+    @pages.get("/docs", include_in_schema=False)
     def docs():
         """The OpenAPI documentation, with Swagger UI served from here (no CDN: it works offline)."""
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="CityLink API",
@@ -38,10 +40,10 @@ def create_app(platform) -> FastAPI:
     app.state.platform = platform
     app.state.contexts = Contexts(platform, timeout=platform.settings.ld_context_timeout_seconds,
                                   ttl=platform.settings.ld_context_ttl_seconds)
-    # every route of these routers declares its scope (auth.scope); tests walk them to make sure
-    app.state.routers = [health.router(platform), http_push.router(platform), ngsi_ld.router(platform),
-                         ngsi_ld_write.router(platform, app.state.contexts), discovery.router(platform),
-                         subscriptions_api.router(platform)]
+    # every route of these routers has its scope (auth.scoped_router); tests walk them to make sure
+    app.state.routers = [pages, health.router(platform), health.operations_router(platform), http_push.router(platform),
+                         ngsi_ld.router(platform), ngsi_ld_write.router(platform, app.state.contexts),
+                         discovery.router(platform), subscriptions_api.router(platform)]
     for router in app.state.routers:
         app.include_router(router)
 

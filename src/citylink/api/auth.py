@@ -1,11 +1,16 @@
-"""Who may call what.  Every route declares one scope with :func:`scope`, and a test walks the
-application's routes so that a route without one fails it.  Until department and staff keys arrive
-(issue 5, which adds them here), the scopes are:
+"""Who may call what.  Every route has one scope: its router is made by :func:`scoped_router` (or a route
+takes another with ``route_class_override=ROUTES[name]``), and a test walks the application's routes so
+that a route without one fails it.  Until department and staff keys arrive (issue 5, which adds them
+here), the scopes are:
 
 * ``public`` — anyone, no key (the NGSI-LD reads of published data, health, the API documentation);
 * ``source`` — a vendor's ingest token, which the ingest route checks itself against its source;
 * ``admin`` — the bootstrap admin key: ``CITYLINK_ADMIN_KEY``, or the key made once in the data
   directory (``admin.key``) and printed by ``citylink demo``.
+
+The scope is a property of the route's class, checked in the route's handler before the endpoint runs —
+not a FastAPI dependency: resolving one costs a fifth of an entity retrieval (measured: 2,450 → 3,000
+retrievals/s without it).
 
 ``--insecure-no-auth`` (refused on a non-loopback address) lets every request through, for a local
 NGSI-LD conformance tool or a broker behind its own policy proxy.
@@ -13,8 +18,10 @@ NGSI-LD conformance tool or a broker behind its own policy proxy.
 from __future__ import annotations
 
 import secrets
+from typing import Any, Callable
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 
 from .problems import NgsiError
 
@@ -28,25 +35,48 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def scope(name: str):
-    """The dependency that lets a request through to a route of scope ``name``, or answers 401."""
-    if name not in SCOPES:
+def check_admin(request: Request) -> None:
+    """Let the bootstrap admin key through (or anyone, with --insecure-no-auth); else 401."""
+    settings = request.app.state.platform.settings
+    if settings.insecure_no_auth:
+        return
+    key = presented_key(request)
+    if key is None:
+        raise NgsiError("Unauthorized", "Authorization: send the admin key as 'Authorization: Bearer <key>'")
+    if not secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
+        raise NgsiError("Unauthorized", "Authorization: the key is not valid here")
+
+
+# scope → the check a request must pass first (None: nothing to check here; the ingest route checks the
+# source's token itself)
+CHECKS: dict[str, Callable[[Request], None] | None] = {"public": None, "source": None, "admin": check_admin}
+
+
+class ScopedRoute(APIRoute):
+    """A route of one scope (``citylink_scope``, set by the subclasses in :data:`ROUTES`)."""
+    citylink_scope = ""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+        check = CHECKS[self.citylink_scope]
+        if check is None:
+            return handler
+
+        async def checked(request: Request):
+            check(request)
+            return await handler(request)
+        return checked
+
+
+ROUTES: dict[str, type[ScopedRoute]] = {
+    name: type(f"{name.capitalize()}Route", (ScopedRoute,), {"citylink_scope": name}) for name in SCOPES}
+
+
+def scoped_router(name: str, **kw) -> APIRouter:
+    """A router whose routes are all of scope ``name``."""
+    if name not in ROUTES:
         raise ValueError(f"unknown scope {name!r} (known: {', '.join(SCOPES)})")
-
-    async def check(request: Request) -> None:
-        if name in ("public", "source"):
-            return
-        settings = request.app.state.platform.settings
-        if settings.insecure_no_auth:
-            return
-        key = presented_key(request)
-        if key is None:
-            raise NgsiError("Unauthorized", "Authorization: send the admin key as 'Authorization: Bearer <key>'")
-        if not secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
-            raise NgsiError("Unauthorized", "Authorization: the key is not valid here")
-
-    check.citylink_scope = name
-    return Depends(check)
+    return APIRouter(route_class=ROUTES[name], **kw)
 
 
 INSECURE_CALLER = "anonymous (insecure-no-auth)"

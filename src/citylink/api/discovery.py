@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from . import context, ldcontext
-from .auth import scope
+from .auth import scoped_router
 from .ldcontext import TermMap
 from .ngsi_ld import renamer, request_terms, respond, unpublished
 from .problems import NgsiError
@@ -19,7 +19,7 @@ def _list_id(kind: str, names: list[str]) -> str:
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"], dependencies=[scope("public")])
+    r = scoped_router("public", prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
     store = platform.store
 
     def type_iris() -> dict[str, str]:

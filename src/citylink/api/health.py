@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from .auth import scope
+from .auth import scoped_router
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(tags=["operations"])
+    r = scoped_router("public", tags=["operations"])
 
-    @r.get("/healthz", dependencies=[scope("public")], summary="The process is alive")
+    @r.get("/healthz", summary="The process is alive")
     def healthz():
         return {"status": "ok"}
 
-    @r.get("/readyz", dependencies=[scope("public")], summary="The platform can take and serve data")
+    @r.get("/readyz", summary="The platform can take and serve data")
     def readyz():
         checks = {}
         try:
@@ -29,12 +29,17 @@ def router(platform) -> APIRouter:
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @r.get("/api/ledger", dependencies=[scope("admin")], summary="Per-source message ledger")
+    return r
+
+
+def operations_router(platform) -> APIRouter:
+    r = scoped_router("admin", tags=["operations"])
+
+    @r.get("/api/ledger", summary="Per-source message ledger")
     def ledger():
         return platform.store.ledger()
 
-    @r.get("/api/transport-health", dependencies=[scope("admin")],
-           summary="Per-source health of the pulling adapters (HTTP poll)")
+    @r.get("/api/transport-health", summary="Per-source health of the pulling adapters (HTTP poll)")
     def transport_health():
         return platform.store.transport_health()
 

@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 import orjson
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..clock import to_us
 from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
 from . import context, ldcontext, render
-from .auth import scope
+from .auth import scoped_router
 from .ldcontext import Renamer, TermMap
 from .problems import NgsiError
 
@@ -257,8 +257,16 @@ def _context_url(request: Request, terms: TermMap | None) -> str | None:
     return str(request.base_url).rstrip("/") + context.CONTEXT_PATH
 
 
+class Document(Response):
+    """A JSON body serialized by orjson (a third of the standard library's time on a page of entities)."""
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content)
+
+
 def respond(request: Request, body, status: int = 200, headers: dict | None = None,
-            terms: TermMap | None = None) -> JSONResponse:
+            terms: TermMap | None = None) -> Response:
     """``terms``: the request's context (None: CityLink's), linked in the Link header, or put in the body
     for Accept: application/ld+json."""
     headers = dict(headers or {})
@@ -281,7 +289,7 @@ def respond(request: Request, body, status: int = 200, headers: dict | None = No
         if url:
             headers["Link"] = f"<{url}>; {context.LINK_REL}"
         media = "application/json"
-    return JSONResponse(body, status_code=status, headers=headers, media_type=media)
+    return Document(body, status_code=status, headers=headers, media_type=media)
 
 
 QUERY_BODY = {"requestBody": {"required": True, "content": {m: {"schema": {
@@ -343,7 +351,7 @@ def unpublished(platform) -> set[str]:
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], dependencies=[scope("public")])
+    r = scoped_router("public", prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
     store = platform.store
 
     def published(e, entity_id: str):
@@ -370,7 +378,8 @@ def router(platform) -> APIRouter:
     # which may aggregate for seconds, stay in the thread pool.
     @r.get("/entities/{entity_id:path}", summary="Retrieve an entity",
            openapi_extra={"parameters": FORMAT_PARAMS})
-    async def retrieve(entity_id: str, request: Request, terms: TermMap = Depends(request_terms)):
+    async def retrieve(entity_id: str, request: Request):
+        terms = await request_terms(request)   # awaited here, not a Depends: 10% of a retrieval's cost
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = projection(request, terms)
@@ -418,10 +427,10 @@ def router(platform) -> APIRouter:
 
     @r.get("/entities", summary="Query entities",
            openapi_extra={"parameters": QUERY_PARAMS + [p for p in FORMAT_PARAMS if p["name"] != "attrs"]})
-    async def query(request: Request, terms: TermMap = Depends(request_terms)):
-        return page(request, terms)
+    async def query(request: Request):
+        return page(request, await request_terms(request))
 
-    def page(request: Request, terms: TermMap) -> JSONResponse:
+    def page(request: Request, terms: TermMap) -> Response:
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = projection(request, terms)

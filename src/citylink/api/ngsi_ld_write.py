@@ -32,7 +32,7 @@ from ..normalize.compiler import LOCATION_IRI
 from ..normalize.records import QUARANTINED
 from ..store.base import EntityRow
 from . import ldcontext
-from .auth import scope
+from .auth import scoped_router
 from .problems import ERRORS, NgsiError
 
 COMMIT_TIMEOUT_S = 10.0
@@ -368,7 +368,7 @@ def _entity_list(body: Any) -> list:
 def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     """The write routes.  The POSTs also answer with a trailing slash (``/entities/``), which clients such
     as ngsildclient send; without the alias the read route ``/entities/{id}`` would answer 405."""
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD"], dependencies=[scope("admin")])
+    r = scoped_router("admin", prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
     wr = Writer(platform, contexts)
 
     def run(request: Request, fn):

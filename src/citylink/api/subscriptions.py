@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from ..subscriptions.model import ACCEPTS, FORMATS, representation
 from . import context
-from .auth import caller, scope
+from .auth import caller, scoped_router
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
@@ -122,7 +122,7 @@ def creation_context(request: Request, doc: Any) -> str:
 
 
 def router(platform) -> APIRouter:
-    r = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"], dependencies=[scope("admin")])
+    r = scoped_router("admin", prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
     subs = platform.subscriptions
     max_body = platform.settings.max_body_bytes
 
