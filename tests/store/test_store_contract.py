@@ -341,6 +341,42 @@ def test_failed_apply_leaves_no_trace(ready):
     assert values(s.entity(BIN1)) == {("fillLevel", ""): (2.0, T0, 2)}
 
 
+def test_attributes_a_rolled_back_batch_registered_are_forgotten(ready):
+    """A batch may register new attributes (NGSI-LD API writes); if it rolls back, their ids must not stay
+    cached, or a later attribute would share an id with one that never was."""
+    s = ready
+    archived(s, msg(1), msg(2))
+    failing = batch([(1, BIN1, NS + "ghost", "", 1.0, None, None, T0, 0, 7),
+                     (1, BIN1, NS + "unannounced", "", 1.0, None, None, T0, 0, 7)], [], [outcome(1)])
+    failing.attributes = {NS + "ghost": ("ghost", "Property", "Any", None)}
+    with pytest.raises(StoreError):
+        s.apply(failing, NOW)
+    archived(s, msg(3))
+    with pytest.raises(StoreError, match="not registered"):   # not written under an id that never was
+        s.apply(batch([(3, BIN1, NS + "ghost", "", 1.0, None, None, T0, 0, 7)], [ent(BIN1)], [outcome(3)]), NOW)
+    ok = batch([(2, BIN1, NS + "real", "", 5.0, None, None, T0, 0, 7), obs(2, BIN1, FILL, 2, T0)], [ent(BIN1)],
+               [outcome(2)])
+    ok.attributes = {NS + "real": ("real", "Property", "Any", None)}
+    s.apply(ok, NOW + 1)
+    assert values(s.entity(BIN1)) == {("fillLevel", ""): (2.0, T0, 2), ("real", ""): (5.0, T0, 2)}
+
+
+def test_deletions_remove_current_state_and_keep_history(ready):
+    s = ready
+    archived(s, msg(1), msg(2), msg(3))
+    s.apply(batch([obs(1, BIN1, FILL, 1, T0), obs(1, BIN1, TEMP, 20, T0)], [ent(BIN1, 127.0, 37.6)],
+                  [outcome(1)]), NOW)
+    d = batch(outcomes=[outcome(2)])
+    d.deletions = [(2, BIN1, TEMP, None), (2, BIN1, NS + "never-written", None)]
+    s.apply(d, NOW + 1)
+    assert set(values(s.entity(BIN1))) == {("fillLevel", "")}
+    assert ("temperature", 20.0, T0, 1) in series(s, BIN1)    # the history stays
+    gone = batch(outcomes=[outcome(3)])
+    gone.deletions = [(3, BIN1, None, None)]
+    s.apply(gone, NOW + 2)
+    assert s.entity(BIN1) is None and s.entities() == ([], 0)
+
+
 def test_a_message_written_twice_without_replay_is_refused(ready):
     archived(ready, msg(1), msg(2))
     first = batch([obs(1, BIN1, FILL, 1, T0)], [ent(BIN1)], [outcome(1)])

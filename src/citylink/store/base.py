@@ -255,7 +255,10 @@ class Store(ABC):
                 continue
             aid = self._aids.get(iri)
             if aid is None:
-                continue
+                row = c.execute(f"SELECT aid FROM attributes WHERE iri={p}", (iri,)).fetchone()
+                if row is None:
+                    continue   # never written: nothing to delete
+                aid = self._aids[iri] = row[0]
             if ds is None:
                 c.execute(f"DELETE FROM entity_attrs WHERE eid={p} AND aid={p}", (eid, aid))
             else:

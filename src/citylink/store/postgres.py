@@ -132,6 +132,7 @@ class PostgresStore(Store):
             except BaseException:
                 self._sids.clear()
                 self._eids.clear()
+                self._aids.clear()   # an API write may have added attributes (refilled on demand by _aid)
                 self._staged = None
                 raise
 

@@ -87,6 +87,7 @@ class SQLiteStore(Store):
         """After a rollback: ids cached during it may name rows that never were (and SQLite reuses rowids)."""
         self._sids.clear()
         self._eids.clear()
+        self._aids.clear()   # an API write may have added attributes (refilled on demand by _aid)
 
     # -- life cycle ----------------------------------------------------------------------
     def schema_version(self) -> int:
