@@ -279,3 +279,19 @@ def started_platform(engine: str, data_dir: Path, clock, specs_dir: Path, **sett
         finally:
             p.stop()
             p.store.close()
+
+
+def wait_ready(http, proc, log_path: Path, timeout: float = 30.0) -> None:
+    """Poll ``/readyz`` of a ``citylink serve`` subprocess until it answers 200; fail with its log if it
+    exits, or after ``timeout`` seconds."""
+    import httpx
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"citylink serve exited:\n{Path(log_path).read_text()}"
+        try:
+            if http.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"citylink serve did not become ready in {timeout:g} s"
+        time.sleep(0.1)

@@ -22,13 +22,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+
+from cltest import wait_ready
 
 NGSILDCLIENT_VERSION = "0.5.2"
 SCRIPT = Path(__file__).with_name("ngsildclient_script.py")
@@ -98,17 +99,8 @@ def citylink_serve(data: Path, specs: Path, log_path: Path):
                                  "--host", "127.0.0.1", "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            deadline = time.monotonic() + 30
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-                while True:
-                    assert proc.poll() is None, f"citylink serve exited:\n{log_path.read_text()}"
-                    try:
-                        if http.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "citylink serve did not become ready in 30 s"
-                    time.sleep(0.1)
+                wait_ready(http, proc, log_path)
             yield port
         finally:
             proc.terminate()

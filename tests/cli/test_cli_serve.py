@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from cltest import ACME, acme_urn
+from cltest import ACME, acme_urn, wait_ready
 
 CITYLINK = Path(sys.executable).with_name("citylink")
 KST = timezone(timedelta(hours=9))
@@ -48,16 +48,7 @@ def serving(data: Path, specs: Path, env: dict, log_path: Path):
     try:
         admin = {"Authorization": f"Bearer {env['CITYLINK_ADMIN_KEY']}"} if "CITYLINK_ADMIN_KEY" in env else {}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=admin) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, open(log_path).read()
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.1)
+            wait_ready(http, proc, log_path)
             yield proc, http
     finally:
         proc.terminate()
