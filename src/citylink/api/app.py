@@ -63,7 +63,8 @@ def create_app(platform) -> FastAPI:
         form: NGSI-LD clients read the error's type."""
         kind = HTTP_KINDS.get(exc.status_code, "BadRequestData" if exc.status_code < 500 else "InternalError")
         detail = {404: f"{request.url.path}: no such resource here",
-                  405: f"{request.method}: {request.url.path} does not take this method"}.get(exc.status_code, exc.detail)
+                  405: f"{request.method}: {request.url.path} does not take this method"
+                  }.get(exc.status_code, exc.detail)
         answer = problem(kind, str(detail), exc.status_code)
         answer.headers.update(exc.headers or {})   # Allow, on a 405
         return answer

@@ -203,9 +203,10 @@ class Writer:
             inst = {"value": inst}   # concise: the value alone
         elif "type" not in inst and not ({"value", "object", "languageMap"} & inst.keys()):
             inst = {"value": inst}   # concise: a JSON object as the value (a GeoJSON geometry, say)
+        geo = iri == LOCATION_IRI and _geometry(inst.get("value"))
         kind = inst.get("type") or ("Relationship" if "object" in inst else
                                     "LanguageProperty" if "languageMap" in inst else
-                                    "GeoProperty" if _geometry(inst.get("value")) and iri == LOCATION_IRI else "Property")
+                                    "GeoProperty" if geo else "Property")
         if kind not in api_writes.KINDS:
             raise Failure("BadRequestData", f"{where}.type: {kind!r} is not one of {', '.join(api_writes.KINDS)}")
         member = {"Relationship": "object", "LanguageProperty": "languageMap"}.get(kind, "value")
@@ -276,7 +277,8 @@ class Writer:
         for a in attrs:
             exists = (a["iri"], a["datasetId"]) in have
             if exists and not overwrite:
-                not_done.append({"attributeName": a["name"], "reason": "the attribute exists and noOverwrite was asked"})
+                not_done.append({"attributeName": a["name"],
+                                 "reason": "the attribute exists and noOverwrite was asked"})
                 continue
             if only_existing and not exists:
                 not_done.append({"attributeName": a["name"], "reason": "the entity has no such attribute (instance)"})
@@ -477,7 +479,8 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
             if not found:
                 raise NgsiError("ResourceNotFound", f"entity {entity_id} has no attribute {attr}"
                                                     + (f" with datasetId {ds}" if ds else ""))
-            w = Write(wr.entity_ref(entity_id, "", cur), delete=[{"iri": iri, "datasetId": None if every else ds or ""}])
+            gone = {"iri": iri, "datasetId": None if every else ds or ""}
+            w = Write(wr.entity_ref(entity_id, "", cur), delete=[gone])
             wr.commit([w], "DELETE", request.url.path)
         await run(request, go)
         return Response(status_code=204)
