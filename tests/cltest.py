@@ -289,9 +289,10 @@ def wait_ready(http, proc, log_path: Path, timeout: float = 30.0) -> None:
     while True:
         assert proc.poll() is None, f"citylink serve exited:\n{Path(log_path).read_text()}"
         try:
-            if http.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+            ready = http.get("/readyz").status_code == 200
+        except httpx.TransportError:   # not listening yet
+            ready = False
+        if ready:
+            return
         assert time.monotonic() < deadline, f"citylink serve did not become ready in {timeout:g} s"
         time.sleep(0.1)

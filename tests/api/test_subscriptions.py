@@ -146,7 +146,7 @@ def test_a_malformed_subscription_is_400_naming_the_member(client, receiver, cha
 
 def test_malformed_bodies(client):
     problem(client.post(SUBS, content=b"{not json", headers={"Content-Type": "application/json"}), 400,
-            "InvalidRequest", "(body)")
+            "InvalidRequest", "body")
     problem(client.post(SUBS, content=b"[]", headers={"Content-Type": "application/json"}), 400,
             "BadRequestData", "(body)")
     problem(client.post(SUBS, content=b"{}", headers={"Content-Type": "text/plain"}), 415, "InvalidRequest",

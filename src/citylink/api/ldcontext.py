@@ -43,7 +43,7 @@ from ..spec.model import CITYLINK_CONTEXT_URL, NGSI_LD_CORE, NGSI_LD_CORE_CONTEX
 from . import context
 from .problems import NgsiError
 
-__all__ = ["CONTEXT_REL", "CORE_PATH", "Contexts", "Renamer", "TermMap", "of", "stored_name"]
+__all__ = ["CONTEXT_REL", "CORE_PATH", "Contexts", "Renamer", "TermMap", "linked_context", "of", "stored_name"]
 
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 CORE_PATH = "/ngsi-ld/v1/jsonldContexts/core"
@@ -270,7 +270,7 @@ class Contexts:
     async def for_request(self, request, body: dict | list | None = None) -> TermMap:
         """The request's context: its ``Link`` header, or its ``application/ld+json`` body's @context,
         else CityLink's.  Raises NgsiError (BadRequestData, LdContextNotAvailable)."""
-        link = _context_link(request.headers.getlist("link"))
+        link = linked_context(request)
         ld_body = "application/ld+json" in request.headers.get("content-type", "")
         if ld_body and link is not None:
             raise NgsiError("BadRequestData", "Link: a JSON-LD context link is not allowed with Content-Type "
@@ -386,10 +386,11 @@ def _http_get(url: str, timeout: float) -> bytes:
             return out
 
 
-def _context_link(values: list[str]) -> str | None:
-    """The URL of the JSON-LD context link among a request's Link headers (None: there is none)."""
+def linked_context(request) -> str | None:
+    """The URL of the JSON-LD context link among a request's Link headers (None: there is none), not
+    resolved.  Raises NgsiError for two context links or one that is not an absolute http(s) URL."""
     found = []
-    for value in values:
+    for value in request.headers.getlist("link"):
         for m in _LINK.finditer(value or ""):
             params = {k.strip().lower(): v.strip().strip('"') for k, _, v in
                       (p.partition("=") for p in m.group(2).split(";") if p.strip())}

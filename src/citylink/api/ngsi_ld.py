@@ -20,6 +20,7 @@ from ..query import qlang
 from ..store.base import TooManyPeriods
 from . import context, ldcontext, render
 from .auth import scoped_router
+from .bodies import json_body
 from .ldcontext import Renamer, TermMap
 from .problems import NgsiError
 
@@ -448,10 +449,7 @@ def router(platform) -> APIRouter:
         """The same query as GET /entities, its selection given as an NGSI-LD Query in the body: the body
         becomes the query's parameters (type, id, idPattern, attrs, q, georel, geometry, coordinates,
         geoproperty), so both answer alike, errors included."""
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as e:
-            raise NgsiError("InvalidRequest", f"body: not JSON ({e})") from None
+        body = await json_body(request, platform.settings.max_body_bytes)
         terms = await ldcontext.of(request).for_request(request, body if isinstance(body, dict) else None)
         params = [(k, v) for k, v in request.query_params.multi_items() if k in ("limit", "offset", "count",
                                                                                   "options", "format", "pick", "omit")]

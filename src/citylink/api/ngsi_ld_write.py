@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -33,6 +32,7 @@ from ..normalize.records import QUARANTINED
 from ..store.base import EntityRow
 from . import ldcontext
 from .auth import scoped_router
+from .bodies import json_body
 from .problems import ERRORS, NgsiError
 
 COMMIT_TIMEOUT_S = 10.0
@@ -40,7 +40,6 @@ MAX_BATCH = 1000
 NULL = "urn:ngsi-ld:null"
 SYSTEM_MEMBERS = {"createdAt", "modifiedAt", "instanceId", "deletedAt"}   # system-generated: ignored on input
 GEO_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
-JSON_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
 
 
 # Request bodies, documented for OpenAPI (/docs and schemathesis); the handlers check them themselves,
@@ -343,18 +342,6 @@ def _geometry(v: Any) -> bool:
         return False
 
 
-async def _body(request: Request) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in JSON_TYPES:
-        raise NgsiError("InvalidRequest", f"Content-Type: {media or 'none'} is not application/json or "
-                                          "application/ld+json", 415)
-    raw = await request.body()
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise NgsiError("InvalidRequest", f"body: not JSON ({e})") from None
-
-
 def _bad(f: Failure) -> NgsiError:
     return NgsiError(f.kind, f.detail)
 
@@ -387,7 +374,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entities/", include_in_schema=False)
     @r.post("/entities", summary="Create an entity", status_code=201, openapi_extra=ENTITY_BODY)
     async def create(request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
 
         def go():
@@ -406,7 +393,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.put("/entities/{entity_id:path}/attrs/{attr}", summary="Replace an attribute", status_code=204,
            openapi_extra=ATTRIBUTE_BODY)
     async def replace_attr(entity_id: str, attr: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
 
         def go():
@@ -426,7 +413,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.patch("/entities/{entity_id:path}/attrs/{attr}", summary="Partially update an attribute", status_code=204,
              openapi_extra=ATTRIBUTE_BODY)
     async def partial_update(entity_id: str, attr: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
 
         def go():
@@ -505,14 +492,14 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entities/{entity_id:path}/attrs", summary="Append attributes", status_code=204,
             openapi_extra={**FRAGMENT_BODY, "parameters": OPTIONS})
     async def append(entity_id: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
         return await run(request, lambda: attrs_write(request, entity_id, body, t, only_existing=False))
 
     @r.patch("/entities/{entity_id:path}/attrs", summary="Update attributes", status_code=204,
              openapi_extra=FRAGMENT_BODY)
     async def update(entity_id: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
         return await run(request, lambda: attrs_write(request, entity_id, body, t, only_existing=True))
 
@@ -533,14 +520,14 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
 
     @r.put("/entities/{entity_id:path}", summary="Replace an entity", status_code=204, openapi_extra=FRAGMENT_BODY)
     async def replace(entity_id: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
         return await run(request, lambda: entity_write(request, entity_id, body, t, replace=True))
 
     @r.patch("/entities/{entity_id:path}", summary="Merge-patch an entity", status_code=204,
              openapi_extra=FRAGMENT_BODY)
     async def merge(entity_id: str, request: Request):
-        body = await _body(request)
+        body = await json_body(request, platform.settings.max_body_bytes)
         t = await terms(request, body)
         return await run(request, lambda: entity_write(request, entity_id, body, t, replace=False))
 
@@ -586,7 +573,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entityOperations/create/", include_in_schema=False)
     @r.post("/entityOperations/create", summary="Create entities (batch)", openapi_extra=BATCH_BODY)
     async def batch_create(request: Request):
-        body = _entity_list(await _body(request))
+        body = _entity_list(await json_body(request, platform.settings.max_body_bytes))
         t = await terms(request, body)
 
         def one(item):
@@ -604,7 +591,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entityOperations/upsert", summary="Create or update entities (batch)",
             openapi_extra={**BATCH_BODY, "parameters": OPTIONS})
     async def batch_upsert(request: Request):
-        body = _entity_list(await _body(request))
+        body = _entity_list(await json_body(request, platform.settings.max_body_bytes))
         t = await terms(request, body)
         mode = request.query_params.get("options", "replace")
         if mode not in ("replace", "update"):
@@ -632,7 +619,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entityOperations/update", summary="Update entities (batch)",
             openapi_extra={**BATCH_BODY, "parameters": OPTIONS})
     async def batch_update(request: Request):
-        body = _entity_list(await _body(request))
+        body = _entity_list(await json_body(request, platform.settings.max_body_bytes))
         t = await terms(request, body)
         overwrite = "noOverwrite" not in request.query_params.get("options", "")
 
@@ -653,7 +640,7 @@ def router(platform, contexts: "ldcontext.Contexts") -> APIRouter:
     @r.post("/entityOperations/delete/", include_in_schema=False)
     @r.post("/entityOperations/delete", summary="Delete entities (batch)", openapi_extra=IDS_BODY)
     async def batch_delete(request: Request):
-        body = _entity_list(await _body(request))
+        body = _entity_list(await json_body(request, platform.settings.max_body_bytes))
 
         def one(item):
             check_uri("id", item)

@@ -13,18 +13,16 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..subscriptions.model import ACCEPTS, FORMATS, representation
-from . import context
+from . import context, ldcontext
 from .auth import caller, scoped_router
+from .bodies import JSON_TYPES, json_body
 from .problems import NgsiError
 
 MAX_LIMIT = 1000
-JSON_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
-_LINK_CONTEXT = re.compile(r'<([^>]+)>\s*;[^,]*rel="?http://www\.w3\.org/ns/json-ld#context"?')
 
 # The request body as OpenAPI documents it (for /docs and schemathesis); the handlers check it themselves,
 # member by member, so that a mistake is answered in the NGSI-LD problem form naming the member.
@@ -76,20 +74,6 @@ def _param(name: str, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": "string"}}
 
 
-async def _body(request: Request, max_bytes: int) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in JSON_TYPES:
-        raise NgsiError("InvalidRequest", f"Content-Type: {media or 'none'} is not application/json or "
-                                          "application/ld+json", 415)
-    raw = await request.body()
-    if len(raw) > max_bytes:
-        raise NgsiError("BadRequestData", f"(body): larger than {max_bytes:,} bytes", 413)
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise NgsiError("InvalidRequest", f"(body): not JSON: {e}") from None
-
-
 def _int(request: Request, name: str, default: int, hi: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -112,10 +96,10 @@ def _sys_attrs(request: Request) -> bool:
 
 def creation_context(request: Request, doc: Any) -> str:
     """The @context a new subscription's notifications refer to when it names none (5.2.12: the one it was
-    created under): the body's @context URL, the request's Link header, else CityLink's own."""
+    created under): the body's @context URL, the request's Link header, else CityLink's own.  Named, not
+    fetched: the notifications only refer to it."""
     given = doc.get("@context") if isinstance(doc, dict) else None
-    m = _LINK_CONTEXT.search(request.headers.get("link", ""))
-    for url in [*(given if isinstance(given, list) else [given]), m.group(1) if m else None]:
+    for url in [*(given if isinstance(given, list) else [given]), ldcontext.linked_context(request)]:
         if isinstance(url, str) and re.match(r"https?://[^\s/]", url) and len(url) <= 2000:
             return url
     return str(request.base_url).rstrip("/") + context.CONTEXT_PATH
@@ -137,7 +121,7 @@ def router(platform) -> APIRouter:
     @r.post("/subscriptions", summary="Create a subscription", status_code=201,
             openapi_extra=_body_doc(["type", "notification"]))
     async def create(request: Request):
-        doc = await _body(request, max_body)
+        doc = await json_body(request, max_body)
         if isinstance(doc, dict) and "jsonldContext" not in doc:
             doc = {**doc, "jsonldContext": creation_context(request, doc)}
         row = subs.create(doc, caller(request))
@@ -165,7 +149,7 @@ def router(platform) -> APIRouter:
     @r.patch("/subscriptions/{subscription_id:path}", summary="Update a subscription", status_code=204,
              openapi_extra=_body_doc([]))
     async def update(subscription_id: str, request: Request):
-        fragment = await _body(request, max_body)
+        fragment = await json_body(request, max_body)
         subs.update(subscription_id, fragment)
         return Response(status_code=204)
 

@@ -238,8 +238,9 @@ def _url(where: str, v: Any) -> str:
         raise bad(where, f"{_show(v)} is not an http or https URL")
     try:
         parts = urlsplit(v)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and v.isascii() and v.isprintable()
-        parts.port  # noqa: B018 - raises on a port out of range
+        # reading .port raises ValueError for a port out of range (so does a bad IPv6 host above)
+        ok = (parts.scheme in ("http", "https") and bool(parts.hostname) and v.isascii() and v.isprintable()
+              and (parts.port is None or parts.port > 0))
     except ValueError:
         ok = False
     if not ok:

@@ -1,0 +1,26 @@
+"""Request bodies: JSON documents (``application/json``, ``application/ld+json``, merge-patch) read under a
+size cap, with mistakes answered in the NGSI-LD problem form naming the header or the body."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from .problems import NgsiError
+
+JSON_TYPES = ("application/json", "application/ld+json", "application/merge-patch+json")
+
+
+async def json_body(request: Request, max_bytes: int) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise NgsiError("InvalidRequest", f"Content-Type: {media or 'none'} is not application/json or "
+                                          "application/ld+json", 415)
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise NgsiError("BadRequestData", f"body: larger than {max_bytes:,} bytes", 413)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise NgsiError("InvalidRequest", f"body: not JSON ({e})") from None
