@@ -17,6 +17,7 @@ measure less than the server can do.
     python bench/ngsi_read.py [--entities 10000] [--observations 1000000] [--seconds 10] [--clients 3]
     python bench/ngsi_read.py --store-url postgresql://postgres@127.0.0.1:5432/citylink_bench --observations 10000000
     (the PostgreSQL database must exist and be empty; PostGIS installed)
+    python bench/ngsi_read.py --data-dir /tmp/nb        # keep the SQLite data; later runs add --reuse
 
 Every request must answer 200; the script stops with an error otherwise.
 """
@@ -179,12 +180,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=3)
     ap.add_argument("--store-url", default=None, help="default: SQLite in a temporary directory")
-    ap.add_argument("--reuse", action="store_true", help="with --store-url: the data of an earlier run is there")
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="keep the platform's data directory (SQLite store) here instead of a temporary one")
+    ap.add_argument("--reuse", action="store_true",
+                    help="the data of an earlier run is in --store-url, or in --data-dir for SQLite")
     a = ap.parse_args()
+    if a.reuse and not (a.store_url or a.data_dir):
+        ap.error("--reuse needs --store-url or --data-dir: where the earlier run's data is")
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        if a.reuse and a.store_url:
-            print(f"reusing the data in {a.store_url}")
+        data = a.data_dir or Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
+        if a.reuse:
+            print(f"reusing the data in {a.store_url or data}")
         else:
             n, took = load(data, a.entities, a.observations, a.store_url)
             print(f"loaded {n:,} messages ({3 * n:,} observations, {a.entities:,} entities) in {took:.0f} s "
@@ -195,11 +202,11 @@ def main() -> None:
         try:
             if shutil.which("wrk"):
                 generator = "wrk, 2 threads, 16 connections"
-                wrk_rate(base, "retrieve", a.entities, 2, data)  # warm up
-                retrieve = wrk_rate(base, "retrieve", a.entities, a.seconds, data)
+                wrk_rate(base, "retrieve", a.entities, 2, Path(tmp))  # warm up
+                retrieve = wrk_rate(base, "retrieve", a.entities, a.seconds, Path(tmp))
                 print(f"entity retrieval:                 {retrieve:8,.0f} req/s   ({generator}; 1 server worker)",
                       flush=True)
-                query = wrk_rate(base, "query", a.entities, a.seconds, data)
+                query = wrk_rate(base, "query", a.entities, a.seconds, Path(tmp))
                 print(f"q= query (20 per page):           {query:8,.0f} req/s", flush=True)
             else:
                 generator = f"{a.clients} Python client processes; install wrk for a truer figure"

@@ -301,6 +301,18 @@ class Store(ABC):
         ``having``: attribute names of which an entity must have at least one; ``geo``: a
         :class:`citylink.query.geo.GeoQuery` on the entity's position."""
 
+    # The API's entity reads, awaited on its event loop.  By default they answer at once: an in-process
+    # engine reads an entity in tens of µs, less than a hop to a worker thread costs (measured on SQLite:
+    # 1,390 retrievals/s through the thread pool, 2,830 on the loop).  An engine that waits on a server
+    # overrides them to await it without holding the loop, so that requests overlap.
+    async def aentity(self, entity_id: str) -> EntityRow | None:
+        """:meth:`entity`, awaitable."""
+        return self.entity(entity_id)
+
+    async def aentities(self, **kw) -> tuple[list[EntityRow], int | None]:
+        """:meth:`entities`, awaitable."""
+        return self.entities(**kw)
+
     @abstractmethod
     def temporal(self, entity_id: str, *, attrs: list[str] | None = None, start: int | None = None,
                  end: int | None = None, last_n: int | None = None) -> EntityRow | None:

@@ -11,17 +11,20 @@ month's partition before it writes the first rows of that month (see
 
 As in the SQLite engine, all writes go through one connection guarded by a lock
 (one write transaction at a time per process keeps the id caches simple), and
-every reading thread gets its own autocommit connection.  Bulk writes use COPY
+every reading thread gets its own autocommit connection; the API's entity reads,
+awaited on its event loop, borrow asynchronous ones (:class:`AsyncReaders`).  Bulk writes use COPY
 (binary): straight into ``raw_messages``, ``raw_status`` and ``observations``; for
 current state (``entity_attrs``), which merges with existing rows, into a temporary
 staging table merged by one ``INSERT … ON CONFLICT``.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
-from contextlib import contextmanager
+import weakref
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
 import orjson
@@ -82,6 +85,54 @@ def _copy(c, table: str, cols: str, types: list[str], rows) -> None:
             cp.write_row(r)
 
 
+class AsyncReaders:
+    """Autocommit connections for reads awaited on an event loop: opened on demand, at most ``size`` per
+    loop, each lent to one read at a time.  A connection whose read was interrupted (an error, a cancelled
+    request) is closed rather than lent again: it may be mid-statement."""
+
+    def __init__(self, dsn: str, url: str, size: int = 4):
+        self._dsn, self._url, self._size = dsn, url, size
+        self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop → (idle, semaphore)
+        self._opened: list[psycopg.AsyncConnection] = []
+        self._lock = threading.Lock()
+
+    async def _open(self) -> psycopg.AsyncConnection:
+        try:
+            c = await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, **({} if "connect_timeout" in self._dsn else {"connect_timeout": 10}))
+        except psycopg.Error as e:
+            raise StoreError(f"{self._url}: cannot connect to PostgreSQL: {e}") from None
+        await c.execute("SET TIME ZONE 'UTC'")
+        with self._lock:
+            self._opened = [x for x in self._opened if not x.closed] + [c]
+        return c
+
+    @asynccontextmanager
+    async def connection(self):
+        loop = asyncio.get_running_loop()
+        idle, slots = self._loops.get(loop) or self._loops.setdefault(loop, ([], asyncio.Semaphore(self._size)))
+        async with slots:
+            c = idle.pop() if idle else None
+            if c is None or c.closed:
+                c = await self._open()
+            try:
+                yield c
+            except (psycopg.Error, asyncio.CancelledError):
+                await c.close()
+                raise
+            except BaseException:
+                idle.append(c)   # the plan failed between statements: the connection is idle
+                raise
+            idle.append(c)
+
+    def close(self) -> None:
+        """Close every connection (from any thread: closing a psycopg connection sends nothing)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for c in opened:
+            c.pgconn.finish()
+
+
 class PostgresStore(Store):
     PH = "%s"   # the driver's parameter mark, for SQL the engines share (Store.catalogue)
 
@@ -92,6 +143,7 @@ class PostgresStore(Store):
         self._rlock = threading.Lock()
         self._local = threading.local()
         self._readers: list[psycopg.Connection] = []
+        self._aio = AsyncReaders(url, self.url)
         self._w = self._connect()
         self._staged: psycopg.Connection | None = None   # the write connection that has the staging table
         self._months: set[tuple[int, int]] | None = None  # months that have an observations partition
@@ -173,6 +225,7 @@ class PostgresStore(Store):
             for c in self._readers:
                 c.close()
             self._readers = []
+        self._aio.close()
 
     def ping(self) -> None:
         self._r.execute("SELECT 1").fetchone()
@@ -548,24 +601,34 @@ class PostgresStore(Store):
     def _entity(r) -> EntityRow:
         return EntityRow(r[1], r[2], r[3], r[4], r[5], r[6], r[7], to_us(r[8]), to_us(r[9]))
 
-    # the entity and its current attributes in one round trip (two cost 225 µs a retrieval, this 90-145)
-    _ONE_SQL = ("SELECT e.eid, e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, e.created_at, "
-                "e.modified_at, a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
-                "x.observed_at, x.flags, x.raw_id, x.spec_version, x.modified_at FROM entities e "
-                "LEFT JOIN entity_attrs x ON x.eid = e.eid LEFT JOIN attributes a ON a.aid = x.aid "
-                "WHERE e.id = %s ORDER BY a.name, x.dataset_id")
+    # An entity (or a page of them) and its current attributes in one round trip (two cost 225 µs a
+    # retrieval, one 90-145): a row per attribute, the entity's columns repeated.
+    _WITH_ATTRS = ("SELECT e.eid, e.id, e.type, e.service, e.department, e.source, e.lon, e.lat, e.created_at, "
+                   "e.modified_at, a.iri, a.name, a.kind, a.vtype, x.dataset_id, x.value_num, x.value_json, x.unit, "
+                   "x.observed_at, x.flags, x.raw_id, x.spec_version, x.modified_at FROM {entities} e "
+                   "LEFT JOIN entity_attrs x ON x.eid = e.eid LEFT JOIN attributes a ON a.aid = x.aid ")
+    _ONE_SQL = _WITH_ATTRS.format(entities="entities") + "WHERE e.id = %s ORDER BY a.name, x.dataset_id"
 
-    def entity(self, entity_id):
-        rows = self._r.execute(self._ONE_SQL, (entity_id,)).fetchall()
-        if not rows:
-            return None
-        ent = self._entity(rows[0])
-        ent.attrs = [self._attr(r[10:]) for r in rows if r[10] is not None]
-        return ent
+    def _with_attrs(self, rows) -> list[EntityRow]:
+        """Rows of :attr:`_WITH_ATTRS` (ordered by entity) → entities with their attributes."""
+        out: list[EntityRow] = []
+        eid = None
+        for r in rows:
+            if r[0] != eid:
+                eid = r[0]
+                out.append(self._entity(r))
+            if r[10] is not None:
+                out[-1].attrs.append(self._attr(r[10:]))
+        return out
 
-    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None, geo=None, count=True):
-        r = self._r
+    # The entity reads are written once, as plans: generators that yield (sql, args) and are sent each
+    # statement's rows.  _run executes a plan on this thread's connection, _arun awaits it on the event
+    # loop's (the API's reads: the loop serves other requests while PostgreSQL works).
+    def _entity_plan(self, entity_id):
+        ents = self._with_attrs((yield self._ONE_SQL, (entity_id,)))
+        return ents[0] if ents else None
+
+    def _entities_plan(self, types, ids, limit, offset, exclude_sources, q, id_pattern, having, geo, count):
         where, args = [], []
         if geo is not None:
             cond, gargs = postgis_condition(geo)
@@ -577,8 +640,8 @@ class PostgresStore(Store):
         if q is not None or having:
             names = set(having or ()) | (qlang.attributes(q) if q is not None else set())
             marks = ",".join(["%s"] * len(names))
-            aids = attr_ids(r.execute(f"SELECT name, iri, aid FROM attributes WHERE name IN ({marks}) OR iri IN ({marks})",
-                                      [*names, *names]).fetchall(), names)
+            aids = attr_ids((yield f"SELECT name, iri, aid FROM attributes WHERE name IN ({marks}) OR iri IN ({marks})",
+                             [*names, *names]), names)
             if q is not None:
                 cond, qargs = compile_q(q, aids, POSTGRES)
                 where.append(cond)
@@ -595,17 +658,45 @@ class PostgresStore(Store):
             where.append("id = ANY(%s::text[])")
             args.append(list(ids))
         w = (" WHERE " + " AND ".join(where)) if where else ""
-        total = r.execute(f"SELECT count(*) FROM entities e{w}", args).fetchone()[0] if count else None
-        rows = r.execute(f"SELECT {self._ENTITY_COLS} FROM entities e{w} ORDER BY eid LIMIT %s OFFSET %s",
-                         args + [limit, offset]).fetchall()
-        ents = [self._entity(row) for row in rows]
-        by_eid = {row[0]: e for row, e in zip(rows, ents)}
-        if by_eid:
-            q = (self._ATTR_SQL.format(mod="x.modified_at", table="entity_attrs").replace("SELECT ", "SELECT x.eid, ", 1)
-                 + "WHERE x.eid = ANY(%s::bigint[]) ORDER BY a.name, x.dataset_id")
-            for a in r.execute(q, (list(by_eid),)).fetchall():
-                by_eid[a[0]].attrs.append(self._attr(a[1:]))
-        return ents, total
+        total = (yield f"SELECT count(*) FROM entities e{w}", args)[0][0] if count else None
+        page = f"(SELECT * FROM entities e{w} ORDER BY eid LIMIT %s OFFSET %s)"
+        rows = yield self._WITH_ATTRS.format(entities=page) + "ORDER BY e.eid, a.name, x.dataset_id", \
+            args + [limit, offset]
+        return self._with_attrs(rows), total
+
+    def _run(self, plan):
+        c = self._r
+        try:
+            sql, args = next(plan)
+            while True:
+                sql, args = plan.send(c.execute(sql, args).fetchall())
+        except StopIteration as done:
+            return done.value
+
+    async def _arun(self, plan):
+        async with self._aio.connection() as c:
+            try:
+                sql, args = next(plan)
+                while True:
+                    sql, args = plan.send(await (await c.execute(sql, args)).fetchall())
+            except StopIteration as done:
+                return done.value
+
+    def entity(self, entity_id):
+        return self._run(self._entity_plan(entity_id))
+
+    async def aentity(self, entity_id):
+        return await self._arun(self._entity_plan(entity_id))
+
+    def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
+                 having=None, geo=None, count=True):
+        return self._run(self._entities_plan(types, ids, limit, offset, exclude_sources, q, id_pattern, having,
+                                             geo, count))
+
+    async def aentities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None,
+                        id_pattern=None, having=None, geo=None, count=True):
+        return await self._arun(self._entities_plan(types, ids, limit, offset, exclude_sources, q, id_pattern,
+                                                    having, geo, count))
 
     @staticmethod
     def _series_where(first: str, arg, attrs, start, end) -> tuple[list[str], list]:
