@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -162,6 +163,12 @@ def wrk_rate(base: str, kind: str, entities: int, seconds: float, tmp: Path) -> 
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+def reference_ms() -> float:
+    """A fixed pure-Python loop, best of five (ms): machines of one kind differ by 2× from session to
+    session, so figures from different days are compared through this."""
+    return min(timeit.repeat("sum(i * i for i in range(1_000_000))", number=1, repeat=5)) * 1000
+
+
 def timed(c: httpx.Client, url: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -185,6 +192,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="the data of an earlier run is in --store-url, or in --data-dir for SQLite")
     a = ap.parse_args()
+    print(f"machine reference: {reference_ms():.0f} ms (a fixed Python loop; lower is faster)")
     if a.reuse and not (a.store_url or a.data_dir):
         ap.error("--reuse needs --store-url or --data-dir: where the earlier run's data is")
     with tempfile.TemporaryDirectory() as tmp:

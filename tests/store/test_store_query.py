@@ -2,6 +2,7 @@
 PostgreSQL, for every kind of value the normalizer stores."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 
@@ -203,3 +204,11 @@ def test_bad_geo_queries_name_the_parameter(args, param):
     with pytest.raises(GeoError) as e:
         parse_geo(*args)
     assert e.value.param == param and str(e.value).startswith(param + ":")
+
+
+def test_distinct_count_only_when_asked(series):
+    store, eid = series
+    full = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
+    lean = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0, distinct=False)
+    assert [r.distinct for r in lean] == [None] * 6 and [r.distinct for r in full] == [6, 6, 6, 2, 2, 2]
+    assert [dataclasses.replace(r, distinct=None) for r in full] == lean  # the rest alike

@@ -475,7 +475,7 @@ def router(platform) -> APIRouter:
             span = period or ((end if end is not None else platform.clock.now_us() + 1) - origin)
             try:
                 rows = store.aggregate([e.id for e in ents], attrs=attrs, start=start, end=end, period=max(span, 1),
-                                       origin=origin)
+                                       origin=origin, distinct="distinctCount" in methods)
             except TooManyPeriods as e:
                 raise NgsiError("BadRequestData", f"aggrPeriodDuration: {e} in this time range; narrow timeAt.."
                                                   "endTimeAt or lengthen the period") from None

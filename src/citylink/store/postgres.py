@@ -25,7 +25,7 @@ import re
 import threading
 import weakref
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 import psycopg
@@ -38,7 +38,7 @@ from ..query import qlang
 from ..query.geo import postgis_condition
 from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
-from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
+from .base import (MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
                    attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
@@ -713,15 +713,49 @@ class PostgresStore(Store):
             args.append(from_us(end))
         return where, args
 
-    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+    # Temporal aggregation reads each entity's series in turn (a LATERAL subquery per entity) through the
+    # indexes of migration 0008: numbers from observations_numeric alone (an index-only scan, no table page
+    # read: 4.4 s → 1.3 s for 1,000 entities' 332,000 hours among 10 million observations), other values
+    # through observations_other.  date_bin numbers the periods in integer microseconds.  An entity's groups
+    # are few and arrive nearly in order, so they are sorted rather than hashed (SET LOCAL: 1.7 s → 1.3 s),
+    # and each entity's rows come out together, in order.
+    _AGG_SQL = """SELECT e.id, g.name, g.iri, g.kind, g.dataset_id,
+       round(date_part('epoch', g.t - %(origin)s) * 1000000 / %(period)s)::bigint, g.avg, g.min, g.max, g.sum, g.n, g.d
+FROM entities e, LATERAL (
+  SELECT a.name, a.iri, a.kind, v.dataset_id, v.t, avg(v.n) AS avg, min(v.n) AS min, max(v.n) AS max,
+         sum(v.n) AS sum, count(*) AS n, {distinct} AS d
+  FROM (SELECT x.aid, x.dataset_id, date_bin(%(stride)s, x.observed_at, %(origin)s) AS t, x.value_num AS n,
+               NULL::text AS j
+        FROM observations x WHERE x.value_json IS NULL AND x.eid = e.eid{cond}
+        UNION ALL
+        SELECT x.aid, x.dataset_id, date_bin(%(stride)s, x.observed_at, %(origin)s), NULL, x.value_json
+        FROM observations x WHERE x.value_json IS NOT NULL AND x.eid = e.eid{cond}) v
+  JOIN attributes a ON a.aid = v.aid
+  GROUP BY v.aid, a.name, a.iri, a.kind, v.dataset_id, v.t ORDER BY a.name, v.aid, v.dataset_id, v.t) g
+WHERE e.id = ANY(%(ids)s::text[]) LIMIT %(limit)s"""
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin, distinct=True):
         if not entity_ids:
             return []
-        where, args = self._series_where("e.id = ANY(%s::text[])", list(entity_ids), attrs, start, end)
-        bucket = "floor((extract(epoch FROM x.observed_at) * 1000000 - %s) / %s)::bigint"
-        sql = (AGG_SQL.format(bucket=bucket, numtext="x.value_num::text") + " WHERE " + " AND ".join(where)
-               + " GROUP BY x.eid, x.aid, a.name, a.iri, a.kind, e.id, x.dataset_id, b "
-                 "ORDER BY e.id, a.name, x.dataset_id, b LIMIT %s")
-        rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
+        r = self._r
+        cond = ""
+        args = {"ids": list(entity_ids), "origin": from_us(origin), "period": period,
+                "stride": timedelta(microseconds=period), "limit": MAX_PERIODS + 1}
+        if attrs:
+            args["aids"] = [a for a, in r.execute("SELECT aid FROM attributes WHERE name = ANY(%s::text[]) "
+                                                  "OR iri = ANY(%s::text[])", [list(attrs)] * 2)]
+            cond += " AND x.aid = ANY(%(aids)s::int[])"
+        if start is not None:
+            args["start"] = from_us(start)
+            cond += " AND x.observed_at >= %(start)s"
+        if end is not None:
+            args["end"] = from_us(end)
+            cond += " AND x.observed_at < %(end)s"
+        sql = self._AGG_SQL.format(cond=cond, distinct="count(DISTINCT coalesce(v.j, v.n::text))" if distinct
+                                   else "NULL::bigint")
+        with r.transaction():
+            r.execute("SET LOCAL enable_hashagg = off")
+            rows = r.cursor(binary=True).execute(sql, args).fetchall()
         return agg_rows(rows, origin, period)
 
     def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):

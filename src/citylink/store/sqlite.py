@@ -23,7 +23,7 @@ from ..query import qlang
 from ..query.geo import sqlite_geo
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
-from .base import (AGG_SQL, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
+from .base import (MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
                    attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations)
 
 _CHUNK = 900  # host parameters per IN (...) list
@@ -513,11 +513,20 @@ class SQLiteStore(Store):
             args.append(end)
         return where, args
 
-    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin):
+    # {bucket} numbers the period of an instance; {distinct} counts distinct values of any kind (numbers
+    # written as text) or is NULL; numbers alone are averaged and summed
+    _AGG_SQL = """SELECT e.id, a.name, a.iri, a.kind, x.dataset_id, {bucket} AS b,
+       avg(CASE WHEN x.value_json IS NULL THEN x.value_num END), min(CASE WHEN x.value_json IS NULL THEN x.value_num END),
+       max(CASE WHEN x.value_json IS NULL THEN x.value_num END), sum(CASE WHEN x.value_json IS NULL THEN x.value_num END),
+       count(*), {distinct}
+FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid = x.eid"""
+
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin, distinct=True):
         if not entity_ids:
             return []
         where, args = self._series_where(f"e.id IN ({','.join('?' * len(entity_ids))})", entity_ids, attrs, start, end)
-        sql = (AGG_SQL.format(bucket="(x.observed_at - ?) / ?", numtext="CAST(x.value_num AS TEXT)")
+        sql = (self._AGG_SQL.format(bucket="(x.observed_at - ?) / ?", distinct="count(DISTINCT coalesce(x.value_json, "
+                              "CAST(x.value_num AS TEXT)))" if distinct else "NULL")
                + " WHERE " + " AND ".join(where)
                + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.dataset_id, b LIMIT ?")
         rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
