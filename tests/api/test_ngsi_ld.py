@@ -363,9 +363,10 @@ def test_temporal_query_over_a_type(client):
 ])
 def test_bad_temporal_parameters_are_named(client, query, param, monkeypatch):
     import citylink.store.base as base
+    import citylink.store.postgres as postgres_store
     import citylink.store.sqlite as sqlite_store
-    monkeypatch.setattr(base, "MAX_PERIODS", 2)
-    monkeypatch.setattr(sqlite_store, "MAX_PERIODS", 2)
+    for module in (base, sqlite_store, postgres_store):
+        monkeypatch.setattr(module, "MAX_PERIODS", 2)
     body = temporal(client, query=query, status=400)
     assert body["detail"].startswith(param), body
 

@@ -2,7 +2,6 @@
 PostgreSQL, for every kind of value the normalizer stores."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime, timezone
 
@@ -122,20 +121,35 @@ def series(store):
 
 def test_hourly_aggregates(series):
     store, eid = series
-    rows = store.aggregate([eid], attrs=["fill"], start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
-    got = [(r.name, r.start, r.avg, r.min, r.max, r.sum, r.total, r.distinct) for r in rows]
-    assert got == [("fill", T0, 2.5, 0, 5, 15, 6, 6), ("fill", T0 + HOUR, 8.5, 6, 11, 51, 6, 6),
-                   ("fill", T0 + 2 * HOUR, 14.5, 12, 17, 87, 6, 6)]
+    [fill] = store.aggregate([eid], attrs=["fill"], start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
+    assert (fill.entity_id, fill.name, fill.kind, fill.dataset_id) == (eid, "fill", "Property", "")
+    assert fill.starts == [T0, T0 + HOUR, T0 + 2 * HOUR]
+    assert fill.values == {"avg": [2.5, 8.5, 14.5], "min": [0, 6, 12], "max": [5, 11, 17], "sum": [15, 51, 87],
+                           "total": [6, 6, 6], "distinct": [6, 6, 6]}
 
 
 def test_texts_are_counted_not_averaged_and_ranges_cut(series):
     store, eid = series
-    rows = store.aggregate([eid], attrs=["status"], start=T0 + HOUR, end=None, period=2 * HOUR, origin=T0 + HOUR)
-    assert [(r.start, r.avg, r.sum, r.total, r.distinct) for r in rows] == [(T0 + HOUR, None, None, 12, 2)]
+    [status] = store.aggregate([eid], attrs=["status"], start=T0 + HOUR, end=None, period=2 * HOUR,
+                               origin=T0 + HOUR)
+    assert status.starts == [T0 + HOUR]
+    assert {m: status.values[m] for m in ("avg", "sum", "total", "distinct")} == {
+        "avg": [None], "sum": [None], "total": [12], "distinct": [2]}
     both = store.aggregate([eid, "urn:ngsi-ld:Bin:dobong:none"], attrs=None, start=None, end=T0 + HOUR,
                            period=HOUR, origin=0)
-    assert {(r.name, r.total) for r in both} == {("fill", 6), ("status", 6)}
-    assert all(r.start == T0 for r in both)  # hours counted from the epoch
+    assert [(s.name, s.values["total"]) for s in both] == [("fill", [6]), ("status", [6])]
+    assert all(s.starts == [T0] for s in both)  # hours counted from the epoch
+
+
+def test_only_the_methods_asked_are_computed(series):
+    store, eid = series
+    full = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
+    lean = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0,
+                           methods=["avg", "total"])
+    assert [s.values.keys() for s in lean] == [{"avg", "total"}] * 2
+    assert [(s.name, s.starts, s.values) for s in lean] == [
+        (s.name, s.starts, {"avg": s.values["avg"], "total": s.values["total"]}) for s in full]
+    assert [s.values["distinct"] for s in full] == [[6, 6, 6], [2, 2, 2]]
 
 
 def test_too_many_periods_is_refused(series, monkeypatch):
@@ -205,10 +219,3 @@ def test_bad_geo_queries_name_the_parameter(args, param):
         parse_geo(*args)
     assert e.value.param == param and str(e.value).startswith(param + ":")
 
-
-def test_distinct_count_only_when_asked(series):
-    store, eid = series
-    full = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0)
-    lean = store.aggregate([eid], attrs=None, start=T0, end=T0 + 3 * HOUR, period=HOUR, origin=T0, distinct=False)
-    assert [r.distinct for r in lean] == [None] * 6 and [r.distinct for r in full] == [6, 6, 6, 2, 2, 2]
-    assert [dataclasses.replace(r, distinct=None) for r in full] == lean  # the rest alike

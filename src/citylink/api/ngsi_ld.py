@@ -474,15 +474,17 @@ def router(platform) -> APIRouter:
             origin = start if start is not None else 0
             span = period or ((end if end is not None else platform.clock.now_us() + 1) - origin)
             try:
-                rows = store.aggregate([e.id for e in ents], attrs=attrs, start=start, end=end, period=max(span, 1),
-                                       origin=origin, distinct="distinctCount" in methods)
+                series = store.aggregate([e.id for e in ents], attrs=attrs, start=start, end=end,
+                                         period=max(span, 1), origin=origin,
+                                         methods={render.AGGR_FIELDS[m] for m in methods})
             except TooManyPeriods as e:
                 raise NgsiError("BadRequestData", f"aggrPeriodDuration: {e} in this time range; narrow timeAt.."
                                                   "endTimeAt or lengthen the period") from None
             by_entity: dict[str, list] = {}
-            for row in rows:
-                by_entity.setdefault(row.entity_id, []).append(row)
-            return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, max(span, 1), end, names=names)
+            for s in series:
+                by_entity.setdefault(s.entity_id, []).append(s)
+            bounds = render.period_bounds(max(span, 1), end)
+            return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, bounds, names=names)
                     for e in ents]
         last_n = _int(request, "lastN", None, 1, 100_000)
         out = []

@@ -1,8 +1,7 @@
 """Store rows → NGSI-LD documents (normalized, keyValues, concise; temporal)."""
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -124,31 +123,36 @@ def temporal_entity(e: EntityRow, *, temporal_values: bool = False, names: Renam
     return out
 
 
-_iso = lru_cache(maxsize=100_000)(iso)
-
 AGGR_FIELDS = {"avg": "avg", "min": "min", "max": "max", "sum": "sum", "totalCount": "total", "distinctCount": "distinct"}
 
 
-def aggregated_entity(e: EntityRow, rows: list, methods: list[str], period: int, end: int | None, *,
-                      names: Renamer | None = None) -> dict:
-    """The aggregated temporal representation (ETSI GS CIM 009, 4.5.19): per attribute and method, a list
-    of [value, start of the period, end of the period]."""
+def period_bounds(period: int, end: int | None) -> Callable[[int], tuple[str, str]]:
+    """start → (start, end) of its period as written, the end cut at ``end``; memoised, for the entities of
+    one request share their periods and each bound is written once."""
+    cache: dict[int, tuple[str, str]] = {}
+
+    def bounds(start: int) -> tuple[str, str]:
+        b = cache.get(start)
+        if b is None:
+            b = cache[start] = (iso(start), iso(start + period if end is None else min(end, start + period)))
+        return b
+    return bounds
+
+
+def aggregated_entity(e: EntityRow, series: list, methods: list[str], bounds: Callable[[int], tuple[str, str]],
+                      *, names: Renamer | None = None) -> dict:
+    """The aggregated temporal representation (ETSI GS CIM 009, 4.5.19) of an entity's
+    :class:`~citylink.store.base.AggSeries`: per attribute and method, a list of [value, start of the
+    period, end of the period] (``bounds``: see :func:`period_bounds`)."""
     out: dict[str, Any] = {"id": e.id, "type": names.type(e.type) if names else e.type}
-    slots: dict[tuple[str, str], dict] = {}
-    iris = {r.name: r.iri for r in rows} if names else {}
-    for r in rows:
-        slot = slots.get((r.name, r.dataset_id))
-        if slot is None:
-            slot = slots[(r.name, r.dataset_id)] = {"type": r.kind, **{m: [] for m in methods}}
-            if r.dataset_id:
-                slot["datasetId"] = r.dataset_id
-        stop = r.start + period if end is None else min(end, r.start + period)
-        bounds = (_iso(r.start), _iso(stop))  # entities share their periods: each bound is written once
+    for s in series:
+        spans = [bounds(t) for t in s.starts]
+        slot: dict[str, Any] = {"type": s.kind}
         for m in methods:
-            slot[m].append([getattr(r, AGGR_FIELDS[m]), *bounds])
-    for (name, _), slot in slots.items():
-        if names:
-            name = names.attr(iris[name], e.type)
+            slot[m] = [[v, a, z] for v, (a, z) in zip(s.values[AGGR_FIELDS[m]], spans)]
+        if s.dataset_id:
+            slot["datasetId"] = s.dataset_id
+        name = names.attr(s.iri, e.type) if names else s.name
         if name in out:
             out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [slot]
         else:

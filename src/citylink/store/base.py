@@ -46,21 +46,23 @@ class EntityRow(EntityInfo):
     attrs: list[AttrRow] = field(default_factory=list)
 
 
-@dataclass(slots=True)   # a request may make a million of them: slots make them a quarter faster to build
-class AggRow:
-    """One period of one attribute of one entity, aggregated in the database."""
+@dataclass(slots=True)
+class AggSeries:
+    """The periods of one attribute (and datasetId) of one entity, aggregated in the database: one item
+    per period that has instances, in time order, in parallel lists (a request may cover a million
+    periods: lists of plain numbers cost a fraction of an object per period)."""
     entity_id: str
     name: str
     iri: str
     kind: str
     dataset_id: str
-    start: int                 # µs: the period is [start, start + period)
-    avg: float | None          # numbers only (not true/false, date-times or texts)
-    min: float | None
-    max: float | None
-    sum: float | None
-    total: int                 # every instance
-    distinct: int
+    starts: list[int]            # µs: each period is [start, start + period)
+    values: dict[str, list]      # method asked (AGG_METHODS) → one figure per period
+
+
+# what Store.aggregate computes: avg, min, max and sum of numbers only (not true/false, date-times or
+# texts; None where a period has no number); total and distinct counts of every instance
+AGG_METHODS = ("avg", "min", "max", "sum", "total", "distinct")
 
 
 @dataclass
@@ -332,12 +334,11 @@ class Store(ABC):
 
     @abstractmethod
     def aggregate(self, entity_ids: list[str], *, attrs: list[str] | None, start: int | None, end: int | None,
-                  period: int, origin: int, distinct: bool = True) -> list[AggRow]:
-        """Per entity, attribute, datasetId and period of ``period`` µs counted from ``origin``: avg, min,
-        max, sum, count and distinct count of the instances in [start, end), computed in the database.
-        Each entity's rows come together, ordered by attribute name, datasetId and period.  The distinct
-        count, the dearest, only when ``distinct`` (else None).  More than :data:`MAX_PERIODS` rows raise
-        :class:`TooManyPeriods`."""
+                  period: int, origin: int, methods: Iterable[str] = AGG_METHODS) -> list[AggSeries]:
+        """Per entity, attribute and datasetId, the periods of ``period`` µs counted from ``origin`` that
+        have instances in [start, end), with the ``methods`` (of :data:`AGG_METHODS`) computed in the
+        database.  An entity's series come together, by attribute name and datasetId.  More than
+        :data:`MAX_PERIODS` periods in all raise :class:`TooManyPeriods`."""
 
     # -- subscriptions -----------------------------------------------------------------------
     @abstractmethod
@@ -373,11 +374,24 @@ class TooManyPeriods(ValueError):
     pass
 
 
-def agg_rows(rows: Iterable[tuple], origin: int, period: int) -> list[AggRow]:
-    """(entity id, name, iri, kind, dataset, bucket number, avg, min, max, sum, count, distinct) → AggRow."""
-    out = [AggRow(r[0], r[1], r[2], r[3], r[4], origin + int(r[5]) * period, *r[6:]) for r in rows]
-    if len(out) > MAX_PERIODS:
-        raise TooManyPeriods(f"more than {MAX_PERIODS:,} periods")
+def series_from_rows(rows: Iterable[tuple], origin: int, period: int, methods: Iterable[str]) -> list[AggSeries]:
+    """Rows of (entity id, name, iri, kind, dataset, period number, avg, min, max, sum, total, distinct),
+    ordered by entity, attribute and dataset, then period → series."""
+    cols = [(m, 6 + AGG_METHODS.index(m)) for m in methods]
+    out: list[AggSeries] = []
+    key = None
+    n = 0
+    for r in rows:
+        n += 1
+        if n > MAX_PERIODS:
+            raise TooManyPeriods(f"more than {MAX_PERIODS:,} periods")
+        if r[:5] != key:
+            key = r[:5]
+            cur = AggSeries(*key, [], {m: [] for m, _ in cols})
+            out.append(cur)
+        cur.starts.append(origin + int(r[5]) * period)
+        for m, i in cols:
+            cur.values[m].append(r[i])
     return out
 
 

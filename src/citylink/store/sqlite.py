@@ -23,8 +23,9 @@ from ..query import qlang
 from ..query.geo import sqlite_geo
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
-from .base import (MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, agg_rows,
-                   attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations)
+from .base import (AGG_METHODS, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, attr_ids,
+                   cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations,
+                   series_from_rows)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -521,16 +522,16 @@ class SQLiteStore(Store):
        count(*), {distinct}
 FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid = x.eid"""
 
-    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin, distinct=True):
+    def aggregate(self, entity_ids, *, attrs=None, start=None, end=None, period, origin, methods=AGG_METHODS):
         if not entity_ids:
             return []
         where, args = self._series_where(f"e.id IN ({','.join('?' * len(entity_ids))})", entity_ids, attrs, start, end)
-        sql = (self._AGG_SQL.format(bucket="(x.observed_at - ?) / ?", distinct="count(DISTINCT coalesce(x.value_json, "
-                              "CAST(x.value_num AS TEXT)))" if distinct else "NULL")
+        distinct = "count(DISTINCT coalesce(x.value_json, CAST(x.value_num AS TEXT)))" if "distinct" in methods else "NULL"
+        sql = (self._AGG_SQL.format(bucket="(x.observed_at - ?) / ?", distinct=distinct)
                + " WHERE " + " AND ".join(where)
                + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.dataset_id, b LIMIT ?")
         rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
-        return agg_rows(rows, origin, period)
+        return series_from_rows(rows, origin, period, methods)
 
     def temporal(self, entity_id, *, attrs=None, start=None, end=None, last_n=None):
         r = self._r
