@@ -54,6 +54,7 @@ class SourceSim:
     rng: random.Random            # faults of this source
     seq: int = 0
     held: list[SimMessage] = field(default_factory=list)
+    cut: set[bytes] = field(default_factory=set)   # the bodies of the messages cut short so far
 
     @property
     def id(self) -> str:
@@ -314,6 +315,13 @@ class Simulation:
                     enc = s.cp.spec.payload.get("encoding", "utf-8")
                     text = m.body(enc).decode(enc)
                     m.raw = text[: max(1, len(text) // 2)].encode(enc)  # cut between characters, not inside one
+                    if m.raw in s.cut:
+                        # the first half of a device's messages may not change from one to the next: a body
+                        # the platform has had already is a duplicate to it, whatever it was cut from
+                        m.expect = DUPLICATE
+                        out.append(m)
+                        continue
+                    s.cut.add(m.raw)
                 else:  # a value may be a template ("=…", with t and device): garbled, yet not a duplicate
                     for path, value in mal["set"].items():
                         if isinstance(value, str) and value.startswith("="):
