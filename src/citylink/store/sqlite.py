@@ -529,7 +529,7 @@ FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid 
         distinct = "count(DISTINCT coalesce(x.value_json, CAST(x.value_num AS TEXT)))" if "distinct" in methods else "NULL"
         sql = (self._AGG_SQL.format(bucket="(x.observed_at - ?) / ?", distinct=distinct)
                + " WHERE " + " AND ".join(where)
-               + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.dataset_id, b LIMIT ?")
+               + " GROUP BY x.eid, x.aid, x.dataset_id, b ORDER BY e.id, a.name, x.aid, x.dataset_id, b LIMIT ?")
         rows = self._r.execute(sql, [origin, period, *args, MAX_PERIODS + 1]).fetchall()
         return series_from_rows(rows, origin, period, methods)
 
