@@ -5,8 +5,10 @@ Batches are built by hand (no normalizer): the tuple layouts are those of
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -17,6 +19,7 @@ from citylink.normalize.records import (DUPLICATE, FLAGGED, OUTCOME_NAMES, PENDI
                                         EntityInfo, NormalizedBatch, RawMessage)
 from citylink.spec.devices import Device
 from citylink.store.base import migrations
+from citylink.store.postgres import _asyncpg_dsn
 
 UTC = timezone.utc
 T0 = to_us(datetime(2024, 3, 10, 12, 0, tzinfo=UTC))
@@ -510,6 +513,37 @@ def test_rows_in_the_default_partition_move_to_their_month(ready, pg, open_unmig
     other.apply(batch([obs(2, BIN1, FILL, 2, to_us(may) + MIN)], [ent(BIN1)], [outcome(2)]), NOW + 1)
     assert _where(pg) == {"observations_y2024m03": 1, "observations_y2024m05": 2}
     assert [x[1] for x in series(other, BIN1)] == [1.0, 9.0, 2.0]
+
+
+# -- PostgreSQL: the reads awaited on an event loop (asyncpg) ---------------------------------
+def test_awaited_reads_take_libpq_connect_timeout_from_the_url():
+    # asyncpg would send a parameter it does not know to the server as a setting
+    assert _asyncpg_dsn("postgresql://u@h:5433/db?connect_timeout=3&application_name=citylink") == \
+        ("postgresql://u@h:5433/db?application_name=citylink", 3.0)
+    assert _asyncpg_dsn("postgresql://u:p@h/db") == ("postgresql://u:p@h/db", 10.0)
+
+
+@pg_only
+def test_awaited_reads_close_with_the_store(ready, pg, open_unmigrated):
+    archived(ready, msg(1))
+    ready.apply(batch([obs(1, BIN1, FILL, 1, T0)], [ent(BIN1)], [outcome(1)]), NOW)
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    before = pg.execute(others).fetchone()[0]
+    running = []
+    with asyncio.Runner() as runner:           # a loop that has stopped but is not closed, when the store closes
+        store = open_unmigrated()
+
+        async def read():
+            running.append(await store.aentity(BIN1))
+            running.append(await store.aentity("urn:ngsi-ld:WasteContainer:test:none"))
+        runner.run(read())
+        assert running[0].id == BIN1 and [a.name for a in running[0].attrs] == ["fillLevel"] and running[1] is None
+        assert pg.execute(others).fetchone()[0] == before + 2      # the store's own connection, and one for reads
+        store.close()
+        deadline = time.monotonic() + 5         # a server process leaves a moment after its socket closes
+        while pg.execute(others).fetchone()[0] > before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pg.execute(others).fetchone()[0] == before
 
 
 def test_poll_cursors(ready):
