@@ -177,6 +177,17 @@ def make_platform(data_dir: Path, clock=None, **kw) -> Platform:
     return Platform(settings(data_dir, **kw), clock=clock)
 
 
+def admin_client(platform: Platform):
+    """A test client of the platform's API that sends the bootstrap admin key: it may write, and it reads
+    every attribute whatever its visibility."""
+    from fastapi.testclient import TestClient
+
+    from citylink.api.app import create_app
+    c = TestClient(create_app(platform))
+    c.headers["Authorization"] = f"Bearer {platform.settings.resolved_admin_key()}"
+    return c
+
+
 def acme_body(device: str = "A-17", *, ts: str = "2026-11-26T09:00:00+09:00", fill=73, temp=12.5, battery=88,
               state="0", compactions=311, **extra) -> bytes:
     d = {"deviceId": device, "ts": ts, "fill_pct": fill, "temp_c": temp, "battery_pct": battery, "state": state,

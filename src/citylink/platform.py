@@ -22,6 +22,7 @@ from typing import Callable
 
 import yaml
 
+from .access import Visibility
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -84,6 +85,7 @@ class Platform:
         self._listeners: list[Callable[[NormalizedBatch], None]] = []
         self.started = False
         self.subscriptions = Subscriptions(self)   # NGSI-LD subscriptions: a commit listener and a notifier
+        self._visibility: Visibility | None = None
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -94,6 +96,15 @@ class Platform:
     @property
     def specs(self) -> SpecSet:
         return self.normalizer.specs if self.normalizer else SpecSet()
+
+    @property
+    def visibility(self) -> Visibility:
+        """Who may see what under the specs in force (rebuilt when they change)."""
+        specs = self.specs
+        vis = self._visibility
+        if vis is None or vis.specs is not specs:
+            vis = self._visibility = Visibility(specs)
+        return vis
 
     def apply_specs(self, paths: list[Path]) -> list[tuple[str, str, str, bool]]:
         """Validate spec files and store each changed one as a new version, with the device

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from cltest import ACME, SDM, acme_body, acme_urn, submit_and_wait
+from cltest import ACME, SDM, acme_body, acme_urn, admin_client, submit_and_wait
 from citylink.api.app import create_app
 from citylink.api.ldcontext import Contexts
 from citylink.spec.model import NGSI_LD_CORE_CONTEXT_URL
@@ -71,7 +71,7 @@ def client(platform):
     got = submit_and_wait(platform, ACME, [acme_body(ts="2026-11-26T09:00:00+09:00", fill=30),
                                            acme_body("A-18", ts="2026-11-26T09:00:00+09:00", fill=80)])
     assert sorted(got.values()) == [1, 1]
-    return TestClient(create_app(platform))
+    return admin_client(platform)   # every attribute (batteryLevel is internal)
 
 
 def link(url: str) -> dict:

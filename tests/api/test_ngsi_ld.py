@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from cltest import ACME, BRAVO, SDM, acme_body, acme_urn, bravo_urn, make_platform, submit_and_wait
+from cltest import (ACME, BRAVO, SDM, acme_body, acme_urn, admin_client, bravo_urn, make_platform,
+                    submit_and_wait)
 from citylink.api.app import create_app
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -21,7 +22,7 @@ def client(platform):
         acme_body("A-18", ts="2026-11-26T09:00:00+09:00", fill=50)])
     assert sorted(got.values()) == [1, 1, 1, 2]
     assert set(submit_and_wait(platform, BRAVO, [ex]).values()) == {1}
-    return TestClient(create_app(platform))
+    return admin_client(platform)   # sees every attribute; what the public sees: test_visibility.py
 
 
 def get(client, url, status=200, **kw):

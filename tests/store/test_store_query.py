@@ -105,6 +105,14 @@ def test_id_pattern_type_and_having(bins):
     assert ids(bins, having=["nothing"]) == []
 
 
+def test_scope_keeps_to_the_services_and_types_a_reader_may_see(bins):
+    assert ids(bins, scope=[("waste", "Bin")], q="fill>0") == ["a1", "a2", "b7"]
+    assert ids(bins, scope=[("waste", "Bin"), ("waste", "Sensor")], id_pattern=".") == ["a1", "a2", "b7", "s1"]
+    assert ids(bins, scope=[("waste", "Sensor"), ("other", "Bin")], id_pattern=".") == ["s1"]
+    assert ids(bins, scope=[], id_pattern=".") == []
+    assert bins.catalogue(scope=[("waste", "Sensor")])[0] == {"Sensor": 1}
+
+
 def test_types_are_matched_exactly_whatever_their_characters(store):
     # PostgreSQL writes the types it holds into the statement as literals (ReadCatalogue): quotes, the
     # drivers' parameter marks and backslashes in a type must stay characters of the type

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
+from ..access import ADMIN, ANONYMOUS, Viewer
 from .problems import NgsiError
 
 SCOPES = ("public", "source", "admin")
@@ -77,6 +78,21 @@ def scoped_router(name: str, **kw) -> APIRouter:
     if name not in ROUTES:
         raise ValueError(f"unknown scope {name!r} (known: {', '.join(SCOPES)})")
     return APIRouter(route_class=ROUTES[name], **kw)
+
+
+def viewer(request: Request) -> Viewer:
+    """Who reads (:mod:`citylink.access`): the admin (the bootstrap key, or anyone with
+    --insecure-no-auth) or, without a key, the anonymous public; a key that is not valid here is a 401, not
+    a quiet fall back to public data."""
+    settings = request.app.state.platform.settings
+    if settings.insecure_no_auth:
+        return ADMIN
+    key = presented_key(request)
+    if key is None:
+        return ANONYMOUS
+    if secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
+        return ADMIN
+    raise NgsiError("Unauthorized", "Authorization: the key is not valid here")
 
 
 INSECURE_CALLER = "anonymous (insecure-no-auth)"

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from . import context, ldcontext
 from .auth import scoped_router
 from .ldcontext import TermMap
-from .ngsi_ld import renamer, request_terms, respond, unpublished
+from .ngsi_ld import renamer, request_terms, respond, unpublished, view_of
 from .problems import NgsiError
 
 
@@ -24,6 +24,12 @@ def router(platform) -> APIRouter:
 
     def type_iris() -> dict[str, str]:
         return {et.name: et.iri for svc in platform.specs.services.values() for et in svc.entity_types.values()}
+
+    def catalogue(request: Request) -> tuple[dict[str, int], list[tuple]]:
+        """The store's catalogue as the request's reader may see it: the types and attributes visible."""
+        view = view_of(request)
+        counts, attrs = store.catalogue(unpublished(platform), view.scope())
+        return counts, [a for a in attrs if view.usable_for_type(a[0], a[2])]
 
     def details(request: Request) -> bool:
         raw = request.query_params.get("details", "false")
@@ -41,7 +47,7 @@ def router(platform) -> APIRouter:
 
     @r.get("/types", summary="Available entity types")
     def types(request: Request, terms: TermMap = Depends(request_terms)):
-        counts, attrs = store.catalogue(unpublished(platform))
+        counts, attrs = catalogue(request)
         attrs, names = named(request, terms, attrs)
         stored = sorted(counts)
         shown = {t: names.type(t) if names else t for t in stored}
@@ -56,7 +62,7 @@ def router(platform) -> APIRouter:
     @r.get("/types/{type_name:path}", summary="Details of an entity type")
     def type_info(type_name: str, request: Request, terms: TermMap = Depends(request_terms)):
         short = ldcontext.stored_name(terms.expand(type_name), ldcontext.of(request))
-        counts, attrs = store.catalogue(unpublished(platform))
+        counts, attrs = catalogue(request)
         if short not in counts:
             raise NgsiError("ResourceNotFound", f"type {type_name} has no entities")
         names = renamer(request, terms)
@@ -82,7 +88,7 @@ def router(platform) -> APIRouter:
 
     @r.get("/attributes", summary="Available attributes")
     def attributes(request: Request, terms: TermMap = Depends(request_terms)):
-        _, attrs = store.catalogue(unpublished(platform))
+        _, attrs = catalogue(request)
         docs = attribute_docs(named(request, terms, attrs)[0])
         if not details(request):
             names = sorted({d["attributeName"] for d in docs.values()})
@@ -92,7 +98,7 @@ def router(platform) -> APIRouter:
 
     @r.get("/attributes/{attr_name:path}", summary="Details of an attribute")
     def attribute_info(attr_name: str, request: Request, terms: TermMap = Depends(request_terms)):
-        _, attrs = store.catalogue(unpublished(platform))
+        _, attrs = catalogue(request)
         iri = terms.expand(attr_name)
         hits = [d for d in attribute_docs(named(request, terms, attrs)[0]).values()
                 if attr_name == d["attributeName"] or d["id"] in (attr_name, iri)]

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from ..access import View
 from ..clock import to_us
 from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
 from . import context, ldcontext, render
-from .auth import scoped_router
+from .auth import scoped_router, viewer
 from .bodies import json_body
 from .ldcontext import Renamer, TermMap
 from .problems import NgsiError
@@ -347,6 +348,11 @@ def query_params(body) -> list[tuple[str, str]]:
     return out
 
 
+def view_of(request: Request) -> View:
+    """What the request's reader may see (:mod:`citylink.access`); a key that is not valid is a 401."""
+    return request.app.state.platform.visibility.view(viewer(request))
+
+
 def unpublished(platform) -> set[str]:
     """Sources with ``status: testing``: their data is stored but published nowhere."""
     return {sid for sid, src in platform.specs.sources.items() if not src.live}
@@ -356,10 +362,12 @@ def router(platform) -> APIRouter:
     r = scoped_router("public", prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
     store = platform.store
 
-    def published(e, entity_id: str):
-        if e is None or e.source in unpublished(platform):
+    def published(e, entity_id: str, view: View):
+        """The entity as this reader may see it; 404 alike when it does not exist, is unpublished or is
+        hidden from the reader (a 403 would tell that it exists)."""
+        if e is None or e.source in unpublished(platform) or not view.entity_visible(e):
             raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
-        return e
+        return view.shown(e)
 
     def stored_types(request: Request, terms: TermMap, given: list[str]) -> list[str]:
         """Type names of the request's context → the names types are stored under (CityLink's terms)."""
@@ -385,7 +393,7 @@ def router(platform) -> APIRouter:
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = projection(request, terms)
-        e = published(await store.aentity(entity_id), entity_id)
+        e = published(await store.aentity(entity_id), entity_id, view_of(request))
         return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit,
                                               names=renamer(request, terms)), terms=terms)
 
@@ -417,12 +425,18 @@ def router(platform) -> APIRouter:
             raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs, q or georel")
         limit = _int(request, "limit", 20, 0, max_limit)
         offset = _int(request, "offset", 0, 0)
+        view = view_of(request)
+        # what the reader may not see is not looked at: only entities whose every filtered attribute (and
+        # location, for a geo-query) the reader may see are
+        filtered = (qlang.attributes(q) if q is not None else set()) | set(having or ())
         try:
-            return await store.aentities(types=types, ids=ids, limit=limit, offset=offset,
-                                         exclude_sources=unpublished(platform), q=q, id_pattern=id_pattern,
-                                         having=having, geo=geo, count=qp.get("count") == "true")
+            ents, total = await store.aentities(
+                types=types, ids=ids, limit=limit, offset=offset, exclude_sources=unpublished(platform), q=q,
+                id_pattern=id_pattern, having=having, geo=geo, count=qp.get("count") == "true",
+                scope=view.scope(geo=geo is not None, names=filtered, types=set(types) if types else None))
         except qlang.QueryError as e:
             raise NgsiError("BadRequestData", f"q: {e}") from None
+        return [view.shown(e) for e in ents], total
 
     def counted(request: Request, total: int) -> dict:
         return {"NGSILD-Results-Count": str(total)} if request.query_params.get("count") == "true" else {}
@@ -457,8 +471,9 @@ def router(platform) -> APIRouter:
         scope = dict(request.scope, query_string=urlencode(params + query_params(body)).encode())
         return await page(Request(scope, request.receive), terms)
 
-    def temporal_bodies(request: Request, ents, terms: TermMap) -> list[dict]:
-        """The temporal representation of these entities: instances, simplified, or aggregated."""
+    def temporal_bodies(request: Request, ents, terms: TermMap, view: View) -> list[dict]:
+        """The temporal representation of these entities (visible to ``view``): instances, simplified, or
+        aggregated, of the attributes the reader may see."""
         opts = _options(request)
         qp = request.query_params
         start, end = _timerel(request)
@@ -483,6 +498,9 @@ def router(platform) -> APIRouter:
             by_entity: dict[str, list] = {}
             for s in series:
                 by_entity.setdefault(s.entity_id, []).append(s)
+            if not view.unrestricted:
+                for e in ents:
+                    by_entity[e.id] = [s for s in by_entity.get(e.id, []) if view.attribute_visible(e, s.iri)]
             bounds = render.period_bounds(max(span, 1), end)
             return [render.aggregated_entity(e, by_entity.get(e.id, []), methods, bounds, names=names)
                     for e in ents]
@@ -491,14 +509,16 @@ def router(platform) -> APIRouter:
         for e in ents:
             t = store.temporal(e.id, attrs=attrs, start=start, end=end, last_n=last_n)
             if t is not None:
-                out.append(render.temporal_entity(t, temporal_values="temporalValues" in opts, names=names))
+                out.append(render.temporal_entity(view.shown(t), temporal_values="temporalValues" in opts,
+                                                  names=names))
         return out
 
     @r.get("/temporal/entities/{entity_id:path}", summary="Retrieve a temporal entity",
            openapi_extra={"parameters": TEMPORAL_PARAMS})
     def temporal(entity_id: str, request: Request, terms: TermMap = Depends(request_terms)):
-        e = published(store.entity(entity_id), entity_id)
-        return respond(request, temporal_bodies(request, [e], terms)[0], terms=terms)
+        view = view_of(request)
+        e = published(store.entity(entity_id), entity_id, view)
+        return respond(request, temporal_bodies(request, [e], terms, view)[0], terms=terms)
 
     @r.get("/temporal/entities", summary="Query temporal entities",
            openapi_extra={"parameters": TEMPORAL_PARAMS + [p for p in QUERY_PARAMS if p["name"] != "attrs"]})
@@ -506,7 +526,7 @@ def router(platform) -> APIRouter:
         if not request.query_params.get("timerel"):
             raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
         ents, total = await select(request, MAX_TEMPORAL_LIMIT, terms)
-        bodies = await run_in_threadpool(temporal_bodies, request, ents, terms)
+        bodies = await run_in_threadpool(temporal_bodies, request, ents, terms, view_of(request))
         return respond(request, bodies, headers=counted(request, total), terms=terms)
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")

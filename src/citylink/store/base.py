@@ -137,6 +137,20 @@ def attr_ids(rows: Iterable[tuple[str, str, int]], names: Iterable[str]) -> dict
     return out
 
 
+def scope_condition(scope: list[tuple[str, str]], ph: str) -> tuple[str, list]:
+    """Entities of these (service, type) pairs (a reader's :meth:`citylink.access.View.scope`)."""
+    by_service: dict[str, list[str]] = {}
+    for service, type_name in scope:
+        by_service.setdefault(service, []).append(type_name)
+    if not by_service:
+        return "(1 = 0)", []
+    parts, args = [], []
+    for service, types in sorted(by_service.items()):
+        parts.append(f"(e.service = {ph} AND e.type IN ({','.join([ph] * len(types))}))")
+        args += [service, *types]
+    return "(" + " OR ".join(parts) + ")", args
+
+
 def having_condition(names: list[str], aids: dict[str, list[int]]) -> str:
     """Entities that have at least one of these attributes (``attrs=`` of a query)."""
     ids = sorted({a for n in names for a in aids.get(n, [])})
@@ -296,12 +310,14 @@ class Store(ABC):
     def entities(self, *, types: list[str] | None = None, ids: list[str] | None = None,
                  limit: int = 20, offset: int = 0, exclude_sources: set[str] | None = None,
                  q=None, id_pattern: str | None = None, having: list[str] | None = None,
-                 geo=None, count: bool = True) -> tuple[list[EntityRow], int | None]:
+                 geo=None, count: bool = True, scope: list[tuple[str, str]] | None = None
+                 ) -> tuple[list[EntityRow], int | None]:
         """Entities in creation order with their current attributes, and the total that match (None
         unless ``count``: counting every match costs a full pass).
         ``q``: a :mod:`citylink.query.qlang` tree; ``id_pattern``: a regular expression on the id;
         ``having``: attribute names of which an entity must have at least one; ``geo``: a
-        :class:`citylink.query.geo.GeoQuery` on the entity's position."""
+        :class:`citylink.query.geo.GeoQuery` on the entity's position; ``scope``: the (service, type)
+        pairs a reader may see (:meth:`citylink.access.View.scope`; None: every entity)."""
 
     # The API's entity reads, awaited on its event loop.  By default they answer at once: an in-process
     # engine reads an entity in tens of µs, less than a hop to a worker thread costs (measured on SQLite:
@@ -320,16 +336,22 @@ class Store(ABC):
                  end: int | None = None, last_n: int | None = None) -> EntityRow | None:
         """The entity with every attribute instance in [start, end) (newest ``last_n`` per attribute)."""
 
-    def catalogue(self, exclude_sources: set[str] | None = None) -> tuple[dict[str, int], list[tuple]]:
+    def catalogue(self, exclude_sources: set[str] | None = None, scope: list[tuple[str, str]] | None = None
+                  ) -> tuple[dict[str, int], list[tuple]]:
         """What is in the store, for type and attribute discovery: {type: entity count}, and rows of
-        (type, attribute name, IRI, kind, entities having it)."""
+        (type, attribute name, IRI, kind, entities having it); ``scope`` as for :meth:`entities`."""
         ex = sorted(exclude_sources or ())
-        w = f" WHERE e.source NOT IN ({','.join([self.PH] * len(ex))})" if ex else ""
+        where, args = ([f"e.source NOT IN ({','.join([self.PH] * len(ex))})"] if ex else []), list(ex)
+        if scope is not None:
+            cond, sargs = scope_condition(scope, self.PH)
+            where.append(cond)
+            args += sargs
+        w = (" WHERE " + " AND ".join(where)) if where else ""
         r = self._r
-        types = dict(r.execute(f"SELECT e.type, count(*) FROM entities e{w} GROUP BY e.type", ex).fetchall())
+        types = dict(r.execute(f"SELECT e.type, count(*) FROM entities e{w} GROUP BY e.type", args).fetchall())
         attrs = r.execute("SELECT e.type, a.name, a.iri, a.kind, count(DISTINCT x.eid) FROM entity_attrs x "
                           f"JOIN entities e ON e.eid = x.eid JOIN attributes a ON a.aid = x.aid{w} "
-                          "GROUP BY e.type, a.name, a.iri, a.kind ORDER BY a.name, e.type", ex).fetchall()
+                          "GROUP BY e.type, a.name, a.iri, a.kind ORDER BY a.name, e.type", args).fetchall()
         return types, [tuple(a) for a in attrs]
 
     @abstractmethod

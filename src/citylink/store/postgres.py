@@ -45,7 +45,7 @@ from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
 from .base import (AGG_METHODS, MAX_PERIODS, AggSeries, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow,
                    TooManyPeriods, cached_key, ensured_key, having_condition, latest_per_key, ledger_view,
-                   migrations)
+                   migrations, scope_condition)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
 _LOCK_PARTITION = 0x636C0002
@@ -750,8 +750,12 @@ class PostgresStore(Store):
         ents = self._with_attrs((yield self._ONE_SQL, (entity_id,), True))
         return ents[0] if ents else None
 
-    def _entities_plan(self, types, ids, limit, offset, exclude_sources, q, id_pattern, having, geo, count):
+    def _entities_plan(self, types, ids, limit, offset, exclude_sources, q, id_pattern, having, geo, count, scope):
         where, args = [], []
+        if scope is not None:
+            cond, sargs = scope_condition(scope, "%s")
+            where.append(cond)
+            args += sargs
         if geo is not None:
             cond, gargs = postgis_condition(geo)
             where.append(cond)
@@ -818,14 +822,14 @@ class PostgresStore(Store):
         return await self._arun(self._entity_plan(entity_id))
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None, geo=None, count=True):
+                 having=None, geo=None, count=True, scope=None):
         return self._run(self._entities_plan(types, ids, limit, offset, exclude_sources, q, id_pattern, having,
-                                             geo, count))
+                                             geo, count, scope))
 
     async def aentities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None,
-                        id_pattern=None, having=None, geo=None, count=True):
+                        id_pattern=None, having=None, geo=None, count=True, scope=None):
         return await self._arun(self._entities_plan(types, ids, limit, offset, exclude_sources, q, id_pattern,
-                                                    having, geo, count))
+                                                    having, geo, count, scope))
 
     @staticmethod
     def _series_where(first: str, arg, attrs, start, end) -> tuple[list[str], list]:

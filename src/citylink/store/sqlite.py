@@ -25,7 +25,7 @@ from ..query.sql import SQLITE, compile_q, sqlite_regexp
 from ..spec.devices import Device
 from .base import (AGG_METHODS, MAX_PERIODS, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow, attr_ids,
                    cached_key, ensured_key, having_condition, latest_per_key, ledger_view, migrations,
-                   series_from_rows)
+                   scope_condition, series_from_rows)
 
 _CHUNK = 900  # host parameters per IN (...) list
 
@@ -452,9 +452,13 @@ class SQLiteStore(Store):
         return ent
 
     def entities(self, *, types=None, ids=None, limit=20, offset=0, exclude_sources=None, q=None, id_pattern=None,
-                 having=None, geo=None, count=True):
+                 having=None, geo=None, count=True, scope=None):
         r = self._r
         where, args = [], []
+        if scope is not None:
+            cond, sargs = scope_condition(scope, "?")
+            where.append(cond)
+            args += sargs
         if geo is not None:
             box = geo.prefilter()
             if box is not None:  # the (lon, lat) index narrows; shapely decides

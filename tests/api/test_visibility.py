@@ -1,0 +1,151 @@
+"""What a reader without a key sees, and what the admin key sees, on every read of the NGSI-LD API: the
+visibility the shipped service specs declare (citylink.access), on both store engines.
+
+The specs: waste-bins is public but for batteryLevel and compactionCount (internal); disabled-parking is
+internal but for status and category (public), and the plate is personal and restricted; safety-keeper is
+restricted throughout."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cltest import ACME, acme_body, acme_urn, admin_client, started_platform, submit_and_wait
+from citylink.api.app import create_app
+from citylink.config import BUNDLED_SPECS
+from citylink.normalize.records import FLAGGED, STORED
+
+ERR = "https://uri.etsi.org/ngsi-ld/errors/"
+A17 = acme_urn("A-17")
+PARKING, HOMES = "dparking-vision-http", "safety-keeper-carelink-http"
+PLATE, HOUSEHOLD = "12가3456", "DB-WF-2210"   # what the vendors send (examples in their source specs)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def platform(request, tmp_path, clock):
+    with started_platform(request.param, tmp_path / "data", clock, BUNDLED_SPECS) as p:
+        assert set(submit_and_wait(p, ACME, [acme_body(ts="2026-11-26T09:00:00+09:00", fill=30, battery=40)])
+                   .values()) == {1}
+        for source in (PARKING, HOMES):
+            # stored (the plate's example is flagged: the bay has no valid permit; kept all the same)
+            assert set(submit_and_wait(p, source, [p.specs.sources[source].payload["example"]]).values()) \
+                <= {STORED, FLAGGED}
+        yield p
+
+
+@pytest.fixture
+def public(platform):
+    return TestClient(create_app(platform))
+
+
+@pytest.fixture
+def admin(platform):
+    return admin_client(platform)
+
+
+def get(client, url, status=200, **kw):
+    r = client.get(url, **kw)
+    assert r.status_code == status, r.text
+    return r
+
+
+def one_id(admin, type_name: str) -> str:
+    (e,) = get(admin, f"/ngsi-ld/v1/entities?type={type_name}").json()
+    return e["id"]
+
+
+def test_an_entity_shows_the_public_only_its_public_attributes(public, admin):
+    e = get(public, f"/ngsi-ld/v1/entities/{A17}").json()
+    assert e["fillingLevel"]["value"] == 0.3 and "location" in e
+    assert "batteryLevel" not in e and "compactionCount" not in e
+    assert get(admin, f"/ngsi-ld/v1/entities/{A17}").json()["batteryLevel"]["value"] == 0.4
+
+    bay = one_id(admin, "ParkingSpot")
+    shown = get(public, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()
+    assert shown == {"id": bay, "type": "ParkingSpot", "status": "occupied", "category": "forDisabled"}
+    full = get(admin, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()
+    assert {"vehiclePlate", "permitValid", "eventRef", "location"} <= set(full)
+    assert full["vehiclePlate"] != PLATE   # pseudonymised before it was stored
+
+    home = one_id(admin, "HomeSafetySensor")
+    body = get(public, f"/ngsi-ld/v1/entities/{home}", 404).json()   # not 403: that would tell it exists
+    assert body["type"] == ERR + "ResourceNotFound"
+    assert get(public, "/ngsi-ld/v1/entities/urn:ngsi-ld:HomeSafetySensor:nothing", 404).json() == \
+        {**body, "detail": body["detail"].replace(home, "urn:ngsi-ld:HomeSafetySensor:nothing")}
+
+
+def test_queries_find_only_what_the_public_may_see(public, admin):
+    bay, home = one_id(admin, "ParkingSpot"), one_id(admin, "HomeSafetySensor")
+    plate = get(admin, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()["vehiclePlate"]
+
+    def ids(client, query, count=None):
+        r = get(client, "/ngsi-ld/v1/entities?" + query + ("&count=true" if count is not None else ""))
+        if count is not None:
+            assert r.headers["NGSILD-Results-Count"] == str(count)
+        return sorted(e["id"] for e in r.json())
+
+    assert ids(public, "type=HomeSafetySensor", count=0) == [] and ids(admin, "type=HomeSafetySensor", 1) == [home]
+    assert ids(public, "idPattern=.*", count=2) == sorted([A17, bay])
+    # a filter on what the public may not see matches nothing, so that it cannot tell a hidden value
+    for q in (f'vehiclePlate=="{plate}"', "batteryLevel<0.5", "batteryLevel>=0.5", "permitValid==false",
+              "motionCount>0", "batteryLevel!=7"):
+        assert ids(public, "q=" + q) == [], q
+    assert ids(admin, f'q=vehiclePlate=="{plate}"') == [bay] and ids(admin, "q=batteryLevel<0.5") == [A17]
+    assert ids(public, "attrs=batteryLevel,motionCount") == [] and ids(admin, "attrs=motionCount") == [home]
+    assert ids(public, 'q=status=="occupied"') == [bay]   # public in the bay's service and the bins'
+    assert ids(public, "type=WasteContainer&q=fillingLevel>0.1;temperature<30") == [A17]
+    # a filter naming what a reader may not see in the bays (their fill level) leaves the bays out
+    assert ids(public, "q=fillingLevel>0.1|status==\"occupied\"") == [A17]
+    # the bay's location is internal: a geo-query does not find it for the public
+    near_bay = get(admin, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()["location"]["coordinates"]
+    near = f"georel=near;maxDistance==50&geometry=Point&coordinates=[{near_bay[0]},{near_bay[1]}]"
+    assert bay not in ids(public, near) and bay in ids(admin, near)
+    r = public.post("/ngsi-ld/v1/entityOperations/query", json={"type": "Query", "entities": [{"type": "ParkingSpot"}],
+                                                                "q": f'vehiclePlate=="{plate}"'})
+    assert r.status_code == 200 and r.json() == []
+
+
+def test_temporal_reads_show_the_public_only_its_attributes(public, admin):
+    bay, home = one_id(admin, "ParkingSpot"), one_id(admin, "HomeSafetySensor")
+    during = "timerel=between&timeAt=2026-11-25T00:00:00Z&endTimeAt=2026-11-27T00:00:00Z"
+    t = get(public, f"/ngsi-ld/v1/temporal/entities/{bay}?{during}").json()
+    assert set(t) == {"id", "type", "status", "category"}
+    assert "vehiclePlate" in get(admin, f"/ngsi-ld/v1/temporal/entities/{bay}?{during}").json()
+    get(public, f"/ngsi-ld/v1/temporal/entities/{home}?{during}", 404)
+    agg = f"{during}&options=aggregatedValues&aggrMethods=max&aggrPeriodDuration=P1D"
+    (b,) = get(public, f"/ngsi-ld/v1/temporal/entities?type=WasteContainer&{agg}").json()
+    assert "fillingLevel" in b and "batteryLevel" not in b
+    (b,) = get(admin, f"/ngsi-ld/v1/temporal/entities?type=WasteContainer&{agg}").json()
+    assert b["batteryLevel"]["max"][0][0] == 0.4
+    assert get(public, f"/ngsi-ld/v1/temporal/entities?type=HomeSafetySensor&{during}").json() == []
+
+
+def test_discovery_lists_only_what_the_public_may_see(public, admin):
+    assert get(public, "/ngsi-ld/v1/types").json()["typeList"] == ["ParkingSpot", "WasteContainer"]
+    assert "HomeSafetySensor" in get(admin, "/ngsi-ld/v1/types").json()["typeList"]
+    get(public, "/ngsi-ld/v1/types/HomeSafetySensor", 404)
+    names = set(get(public, "/ngsi-ld/v1/attributes").json()["attributeList"])
+    assert {"fillingLevel", "status", "category"} <= names
+    assert not names & {"batteryLevel", "compactionCount", "vehiclePlate", "permitValid", "motionCount",
+                        "householdRef"}
+    assert {"vehiclePlate", "householdRef"} <= set(get(admin, "/ngsi-ld/v1/attributes").json()["attributeList"])
+    get(public, "/ngsi-ld/v1/attributes/vehiclePlate", 404)
+
+
+def test_no_public_response_holds_a_plate_or_a_household(public, admin):
+    bay, home = one_id(admin, "ParkingSpot"), one_id(admin, "HomeSafetySensor")
+    secrets = {PLATE, HOUSEHOLD,
+               get(admin, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()["vehiclePlate"],
+               get(admin, f"/ngsi-ld/v1/entities/{home}?options=keyValues").json()["householdRef"]}
+    during = "timerel=after&timeAt=2026-11-25T00:00:00Z"
+    urls = [f"/ngsi-ld/v1/entities/{bay}", f"/ngsi-ld/v1/entities/{bay}?options=sysAttrs",
+            "/ngsi-ld/v1/entities?type=ParkingSpot", "/ngsi-ld/v1/entities?idPattern=.*&options=concise",
+            f"/ngsi-ld/v1/temporal/entities/{bay}?{during}", f"/ngsi-ld/v1/temporal/entities?type=ParkingSpot&{during}",
+            "/ngsi-ld/v1/types?details=true", "/ngsi-ld/v1/attributes?details=true"]
+    for url in urls:
+        text = public.get(url, headers={"Accept": "application/geo+json"} if "idPattern" in url else {}).text
+        assert not [s for s in secrets if s in text], url
+
+
+def test_a_key_that_is_not_valid_is_refused_not_read_as_public(public):
+    r = public.get(f"/ngsi-ld/v1/entities/{A17}", headers={"Authorization": "Bearer not-a-key"})
+    assert r.status_code == 401 and r.json()["type"] == ERR + "Unauthorized"
