@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from citylink.access import ADMIN, ANONYMOUS, LOCATION, Visibility
+from citylink.access import ADMIN, ANONYMOUS, LOCATION, Viewer, Visibility
 from citylink.store.base import AttrRow, EntityRow
 
 
@@ -54,3 +54,15 @@ def test_the_admin_sees_everything_unchanged():
     e = row("homes", "Home", "motion")
     assert admin.scope() is None and admin.entity_visible(e) and admin.shown(e) is e and e.attrs
     assert admin.attribute_visible(row(None, "Thing"), LOCATION)
+
+
+def test_staff_see_internal_data_and_a_department_its_own():
+    staff = Viewer("staff", staff=True)
+    roads = Viewer("roads", departments=frozenset({"roads"}))
+    assert [staff.may_see(v, "welfare") for v in ("public", "internal", "restricted")] == [True, True, False]
+    assert [roads.may_see(v, "roads") for v in ("public", "internal", "restricted")] == [True, True, True]
+    assert [roads.may_see(v, "welfare") for v in ("public", "internal", "restricted")] == [True, False, False]
+    view = Visibility(SPECS).view(roads)
+    e = view.shown(row("counters", "Counter", "count", "owner", "battery"))
+    assert [a.name for a in e.attrs] == ["count", "owner", "battery"]   # its own: the pseudonym too
+    assert not view.entity_visible(row("homes", "Home"))

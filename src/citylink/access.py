@@ -1,10 +1,10 @@
 """Who may see what: the one visibility model that every read applies (the NGSI-LD API now; downloads,
-notifications and the dashboard with the department and staff keys of issue 5).
+notifications and the dashboard later), and readers' API keys.
 
 Visibility is declared in the service specs, per attribute with a service default:
 
 * ``public`` — anyone, no key;
-* ``internal`` — district staff;
+* ``internal`` — district staff, and the owning department;
 * ``restricted`` — the owning department (and admins);
 * ``personal: true`` — an identifier of a person or vehicle. It is pseudonymised before it is stored, and
   it is never public: such an attribute is ``restricted`` whatever its spec says.
@@ -20,6 +20,9 @@ a hidden value: to the public, a filter on a plate matches nothing.
 """
 from __future__ import annotations
 
+import hashlib
+import secrets
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,17 +34,64 @@ UNOWNED = "internal"   # the visibility of an entity of no service
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is reading: the anonymous public, or an admin (the bootstrap key, or the insecure switch).
-    Issue 5 adds staff and departments here."""
+    """Who is reading: the anonymous public; a key's holder — district staff (scope ``staff``: every
+    department's internal data), a department (its own internal and restricted data), or both; an admin
+    (scope ``admin``, the bootstrap key, or the insecure switch)."""
     name: str
     admin: bool = False
+    staff: bool = False
+    departments: frozenset[str] = frozenset()
 
     def may_see(self, visibility: str, department: str | None) -> bool:
-        return self.admin or visibility == "public"
+        if self.admin or visibility == "public":
+            return True
+        own = department is not None and department in self.departments
+        return own or (visibility == "internal" and self.staff)
 
 
 ANONYMOUS = Viewer("anonymous")
 ADMIN = Viewer("admin", admin=True)
+KEY_SCOPES = ("staff", "admin")   # besides the department a key may name
+
+
+def new_key() -> tuple[str, str, str]:
+    """(id, key, SHA-256 of the key): the id is the key's public part, shown in lists."""
+    key_id = secrets.token_hex(4)
+    key = f"clk_{key_id}_{secrets.token_urlsafe(32)}"
+    return key_id, key, key_hash(key)
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_viewer(row) -> Viewer:
+    """The reader an API key (:class:`citylink.store.base.ApiKeyRow`) stands for."""
+    return Viewer(f"key {row.id} ({row.holder})", admin="admin" in row.scopes, staff="staff" in row.scopes,
+                  departments=frozenset([row.department] if row.department else []))
+
+
+class KeyRing:
+    """Readers' keys → :class:`Viewer`, from the store, remembered for ``TTL_S``: a revoked key stops
+    working within that time in every process (the bootstrap admin key is checked apart)."""
+    TTL_S = 5.0
+
+    def __init__(self, store):
+        self._store = store
+        self._seen: dict[str, tuple[Viewer | None, float]] = {}   # hash → (reader, when looked up)
+
+    def viewer(self, key: str) -> Viewer | None:
+        h = key_hash(key)
+        now = time.monotonic()
+        hit = self._seen.get(h)
+        if hit is not None and now - hit[1] < self.TTL_S:
+            return hit[0]
+        row = self._store.api_key(h)
+        v = key_viewer(row) if row else None
+        if len(self._seen) > 10_000:   # a flood of wrong keys must not grow it without bound
+            self._seen.clear()
+        self._seen[h] = (v, now)
+        return v
 
 
 @dataclass(frozen=True)

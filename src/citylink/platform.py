@@ -22,11 +22,11 @@ from typing import Callable
 
 import yaml
 
-from .access import Visibility
+from .access import KEY_SCOPES, KeyRing, Visibility, new_key
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
-from .errors import SpecError, SpecProblem, UnknownSource
+from .errors import CityLinkError, SpecError, SpecProblem, UnknownSource
 from .ids import RawIdGenerator
 from .normalize.pipeline import Limits, Normalizer
 from .normalize.records import PENDING, NormalizedBatch, RawMessage
@@ -34,6 +34,7 @@ from .spec.devices import load_registry
 from .spec.loader import FORMATS, load_paths, load_texts, spec_files
 from .spec.model import SpecSet
 from .store import Store, open_store
+from .store.base import ApiKeyRow
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Platform:
         self.started = False
         self.subscriptions = Subscriptions(self)   # NGSI-LD subscriptions: a commit listener and a notifier
         self._visibility: Visibility | None = None
+        self.keys = KeyRing(self.store)             # readers' API keys → who they stand for
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -244,6 +246,26 @@ class Platform:
         token = "cl_" + secrets.token_urlsafe(32)
         self.store.add_token(source, token_hash(token), label, self.clock.now_us())
         return token
+
+    def issue_api_key(self, holder: str, department: str | None = None, scopes=()) -> tuple[ApiKeyRow, str]:
+        """A reader's API key: (what is kept, the key — shown once, only its hash is stored).  The department
+        must own a service in force; scopes are among :data:`citylink.access.KEY_SCOPES`."""
+        if not holder.strip():
+            raise CityLinkError("holder: say who the key is for")
+        departments = sorted({svc.department for svc in self.specs.services.values()})
+        if department is not None and department not in departments:
+            raise CityLinkError(f"department: {department!r} owns no service in force "
+                                f"(known: {', '.join(departments) or 'none'})")
+        bad = [x for x in scopes if x not in KEY_SCOPES]
+        if bad:
+            raise CityLinkError(f"scope: {bad[0]!r} is not a scope (known: {', '.join(KEY_SCOPES)})")
+        if department is None and not scopes:
+            raise CityLinkError("department: a key needs a department or a scope (staff, admin); "
+                                "without either it would read what anyone reads without a key")
+        key_id, key, sha = new_key()
+        row = ApiKeyRow(key_id, holder.strip(), department, tuple(sorted(set(scopes))), self.clock.now_us())
+        self.store.add_api_key(row, sha)
+        return row, key
 
     def make_messages(self, source: str, bodies: list[tuple[bytes, dict]], transport: str) -> list[RawMessage]:
         now = self.clock.now_us()

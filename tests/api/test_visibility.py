@@ -149,3 +149,52 @@ def test_no_public_response_holds_a_plate_or_a_household(public, admin):
 def test_a_key_that_is_not_valid_is_refused_not_read_as_public(public):
     r = public.get(f"/ngsi-ld/v1/entities/{A17}", headers={"Authorization": "Bearer not-a-key"})
     assert r.status_code == 401 and r.json()["type"] == ERR + "Unauthorized"
+
+
+# -- readers' keys: a department, district staff, admins --------------------------------------------------
+def keyed(platform, **kw) -> TestClient:
+    _, key = platform.issue_api_key("test", **kw)
+    c = TestClient(create_app(platform))
+    c.headers["Authorization"] = f"Bearer {key}"
+    return c
+
+
+def test_a_department_key_sees_its_own_services_and_staff_see_internal_data(platform, admin):
+    bay, home = one_id(admin, "ParkingSpot"), one_id(admin, "HomeSafetySensor")
+    plate = get(admin, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()["vehiclePlate"]
+    readers = {"sanitation": keyed(platform, department="sanitation"),          # owns the bins
+               "parking": keyed(platform, department="welfare-mobility"),      # owns the bays
+               "welfare": keyed(platform, department="welfare"),               # owns the homes
+               "staff": keyed(platform, scopes=["staff"])}
+    sees = {name: set(get(c, f"/ngsi-ld/v1/entities/{bay}?options=keyValues").json()) for name, c in readers.items()}
+    assert "vehiclePlate" in sees["parking"] and "permitValid" in sees["parking"]
+    assert "permitValid" in sees["staff"] and "vehiclePlate" not in sees["staff"]   # internal yes, restricted no
+    assert sees["sanitation"] == sees["welfare"] == {"id", "type", "status", "category"}
+    battery = {name: "batteryLevel" in get(c, f"/ngsi-ld/v1/entities/{A17}").json() for name, c in readers.items()}
+    assert battery == {"sanitation": True, "parking": False, "welfare": False, "staff": True}
+    homes = {name: c.get(f"/ngsi-ld/v1/entities/{home}").status_code for name, c in readers.items()}
+    assert homes == {"sanitation": 404, "parking": 404, "welfare": 200, "staff": 404}
+    # filters and discovery follow the same lines
+    found = {name: [e["id"] for e in get(c, f'/ngsi-ld/v1/entities?q=vehiclePlate=="{plate}"').json()]
+             for name, c in readers.items()}
+    assert found == {"sanitation": [], "parking": [bay], "welfare": [], "staff": []}
+    during = "timerel=after&timeAt=2026-11-25T00:00:00Z"
+    assert "motionCount" in get(readers["welfare"], f"/ngsi-ld/v1/temporal/entities/{home}?{during}").json()
+    get(readers["staff"], f"/ngsi-ld/v1/temporal/entities/{home}?{during}", 404)
+    assert "HomeSafetySensor" in get(readers["welfare"], "/ngsi-ld/v1/types").json()["typeList"]
+    assert "HomeSafetySensor" not in get(readers["staff"], "/ngsi-ld/v1/types").json()["typeList"]
+
+
+def test_a_revoked_key_is_refused_and_only_admin_keys_write(platform):
+    staff = keyed(platform, scopes=["staff"])
+    assert staff.get(f"/ngsi-ld/v1/entities/{A17}").status_code == 200
+    key_id = next(k.id for k in platform.store.api_keys() if k.scopes == ("staff",))
+    assert platform.store.revoke_api_key(key_id, platform.clock.now_us())
+    platform.keys.TTL_S = 0   # a revocation reaches every process within TTL_S (5 s); here at once
+    r = staff.get(f"/ngsi-ld/v1/entities/{A17}")
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    body = {"id": "urn:ngsi-ld:Thing:k1", "type": "Thing", "n": {"type": "Property", "value": 1}}
+    r = keyed(platform, scopes=["staff"]).post("/ngsi-ld/v1/entities", json=body)
+    assert r.status_code == 403 and r.json()["type"] == ERR + "Forbidden"
+    assert keyed(platform, scopes=["admin"]).post("/ngsi-ld/v1/entities", json=body).status_code == 201
+    assert TestClient(create_app(platform)).post("/ngsi-ld/v1/entities", json=body).status_code == 401

@@ -1,12 +1,12 @@
 """Who may call what.  Every route has one scope: its router is made by :func:`scoped_router` (or a route
 takes another with ``route_class_override=ROUTES[name]``), and a test walks the application's routes so
-that a route without one fails it.  Until department and staff keys arrive (issue 5, which adds them
-here), the scopes are:
+that a route without one fails it.  The scopes of routes are:
 
-* ``public`` — anyone, no key (the NGSI-LD reads of published data, health, the API documentation);
+* ``public`` — anyone, with or without a key (the NGSI-LD reads, health, the API documentation); what a
+  read then shows depends on the reader (:func:`viewer`, :mod:`citylink.access`);
 * ``source`` — a vendor's ingest token, which the ingest route checks itself against its source;
-* ``admin`` — the bootstrap admin key: ``CITYLINK_ADMIN_KEY``, or the key made once in the data
-  directory (``admin.key``) and printed by ``citylink demo``.
+* ``admin`` — the bootstrap admin key (``CITYLINK_ADMIN_KEY``, or the key made once in the data
+  directory, ``admin.key``, and printed by ``citylink demo``), or a reader's key with the ``admin`` scope.
 
 The scope is a property of the route's class, checked in the route's handler before the endpoint runs —
 not a FastAPI dependency: resolving one costs a fifth of an entity retrieval (measured: 2,450 → 3,000
@@ -37,15 +37,12 @@ def presented_key(request: Request) -> str | None:
 
 
 def check_admin(request: Request) -> None:
-    """Let the bootstrap admin key through (or anyone, with --insecure-no-auth); else 401."""
-    settings = request.app.state.platform.settings
-    if settings.insecure_no_auth:
-        return
-    key = presented_key(request)
-    if key is None:
-        raise NgsiError("Unauthorized", "Authorization: send the admin key as 'Authorization: Bearer <key>'")
-    if not secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
-        raise NgsiError("Unauthorized", "Authorization: the key is not valid here")
+    """Let an admin through — the bootstrap admin key, a key with the ``admin`` scope (or anyone, with
+    --insecure-no-auth); no key or a key not valid is a 401, a valid key without the scope a 403."""
+    if presented_key(request) is None and not request.app.state.platform.settings.insecure_no_auth:
+        raise NgsiError("Unauthorized", "Authorization: send an admin key as 'Authorization: Bearer <key>'")
+    if not viewer(request).admin:
+        raise NgsiError("Forbidden", "Authorization: this key has no admin scope")
 
 
 # scope → the check a request must pass first (None: nothing to check here; the ingest route checks the
@@ -82,8 +79,8 @@ def scoped_router(name: str, **kw) -> APIRouter:
 
 def viewer(request: Request) -> Viewer:
     """Who reads (:mod:`citylink.access`): the admin (the bootstrap key, or anyone with
-    --insecure-no-auth) or, without a key, the anonymous public; a key that is not valid here is a 401, not
-    a quiet fall back to public data."""
+    --insecure-no-auth), a reader's API key (``citylink keys create``) or, without a key, the anonymous
+    public; a key that is not valid here is a 401, not a quiet fall back to public data."""
     settings = request.app.state.platform.settings
     if settings.insecure_no_auth:
         return ADMIN
@@ -92,7 +89,10 @@ def viewer(request: Request) -> Viewer:
         return ANONYMOUS
     if secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
         return ADMIN
-    raise NgsiError("Unauthorized", "Authorization: the key is not valid here")
+    v = request.app.state.platform.keys.viewer(key)
+    if v is None:
+        raise NgsiError("Unauthorized", "Authorization: the key is not valid here (unknown or revoked)")
+    return v
 
 
 INSECURE_CALLER = "anonymous (insecure-no-auth)"
@@ -100,15 +100,16 @@ INSECURE_CALLER = "anonymous (insecure-no-auth)"
 
 def caller(request: Request) -> str:
     """Who made a request that its route's scope let through, as recorded with what it creates (a
-    subscription's ``createdBy``): ``admin`` for the bootstrap admin key, the insecure switch's
-    anonymous caller otherwise.  Department and staff keys (issue 5) will name themselves here."""
+    subscription's ``createdBy``): ``admin`` for the bootstrap admin key, a reader's key by its id and
+    holder, the insecure switch's anonymous caller otherwise."""
     settings = request.app.state.platform.settings
     key = presented_key(request)
     if key is not None and secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
         return "admin"
     if settings.insecure_no_auth:
         return INSECURE_CALLER
-    return "anonymous"
+    v = request.app.state.platform.keys.viewer(key) if key is not None else None
+    return v.name if v is not None else "anonymous"
 
 
 def loopback(host: str) -> bool:

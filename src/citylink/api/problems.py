@@ -6,7 +6,8 @@ from fastapi.responses import JSONResponse
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 STATUS = {"BadRequestData": 400, "InvalidRequest": 400, "ResourceNotFound": 404, "AlreadyExists": 409,
           "OperationNotSupported": 422, "LdContextNotAvailable": 503, "InternalError": 500,
-          "NotAcceptable": 406, "TooManyResults": 403, "Unauthorized": 401}
+          "NotAcceptable": 406, "TooManyResults": 403, "Unauthorized": 401,
+          "Forbidden": 403}
 
 
 class NgsiError(Exception):

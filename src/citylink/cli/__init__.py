@@ -74,7 +74,7 @@ def fail(msg: str, code: int = 1):
     raise typer.Exit(code)
 
 
-from . import demo, ingest, serve, simulate, specs, sources  # noqa: E402,F401  (register commands)
+from . import demo, ingest, keys, serve, simulate, specs, sources  # noqa: E402,F401  (register commands)
 
 
 def main() -> None:

@@ -46,6 +46,21 @@ class EntityRow(EntityInfo):
     attrs: list[AttrRow] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ApiKeyRow:
+    """A reader's API key as kept (its hash apart): who holds it, for which department, with which scopes."""
+    id: str
+    holder: str
+    department: str | None
+    scopes: tuple[str, ...]
+    created_at: int
+    revoked_at: int | None = None
+
+    @classmethod
+    def of(cls, row) -> "ApiKeyRow":
+        return cls(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5])
+
+
 @dataclass(slots=True)
 class AggSeries:
     """The periods of one attribute (and datasetId) of one entity, aggregated in the database: one item
@@ -205,6 +220,34 @@ class Store(ABC):
     @abstractmethod
     def config_revision(self) -> int:
         """Bumped by every spec apply and device import: the running platform reloads on change."""
+
+    # -- readers' API keys (the SQL is the same on both engines) --------------------------------
+    def add_api_key(self, row: "ApiKeyRow", sha256: str) -> None:
+        with self._tx() as c:
+            c.execute(f"INSERT INTO api_keys(id, sha256, holder, department, scopes, created_at) "
+                      f"VALUES ({','.join([self.PH] * 6)})",
+                      (row.id, sha256, row.holder, row.department, " ".join(row.scopes), row.created_at))
+
+    _KEY_COLS = "id, holder, department, scopes, created_at, revoked_at"
+
+    def api_key(self, sha256: str) -> "ApiKeyRow | None":
+        """The unrevoked key with this hash."""
+        row = self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys WHERE sha256={self.PH} AND revoked_at IS NULL",
+                              (sha256,)).fetchone()
+        return ApiKeyRow.of(row) if row else None
+
+    def api_keys(self) -> "list[ApiKeyRow]":
+        return [ApiKeyRow.of(r) for r in
+                self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys ORDER BY created_at, id").fetchall()]
+
+    def revoke_api_key(self, key_id: str, now: int) -> bool:
+        """False when no unrevoked key has this id."""
+        with self._tx() as c:
+            found = c.execute(f"SELECT 1 FROM api_keys WHERE id={self.PH} AND revoked_at IS NULL",
+                              (key_id,)).fetchone()
+            if found:
+                c.execute(f"UPDATE api_keys SET revoked_at={self.PH} WHERE id={self.PH}", (now, key_id))
+        return bool(found)
 
     @abstractmethod
     def add_token(self, source: str, sha256: str, label: str | None, now: int) -> int: ...

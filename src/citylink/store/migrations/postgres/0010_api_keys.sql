@@ -1,0 +1,13 @@
+-- API keys of readers (issue 5): a key belongs to a holder (a person or a department's system), may name
+-- the department it reads for, and carries scopes (staff, admin).  Only the key's SHA-256 is kept; the
+-- key itself is shown once, when it is made.  Times in µs since the epoch on both engines: the SQL is
+-- shared (store/base.py).
+CREATE TABLE api_keys (
+  id          text PRIMARY KEY,          -- the public part of the key, for lists and revocation
+  sha256      text NOT NULL UNIQUE,
+  holder      text NOT NULL,
+  department  text,
+  scopes      text NOT NULL,             -- space-separated
+  created_at  bigint NOT NULL,
+  revoked_at  bigint
+);
