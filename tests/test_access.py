@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from citylink.access import ADMIN, ANONYMOUS, LOCATION, Viewer, Visibility
+from citylink.access import ADMIN, ANONYMOUS, LOCATION, RateLimit, Viewer, Visibility
 from citylink.store.base import AttrRow, EntityRow
 
 
@@ -66,3 +66,12 @@ def test_staff_see_internal_data_and_a_department_its_own():
     e = view.shown(row("counters", "Counter", "count", "owner", "battery"))
     assert [a.name for a in e.attrs] == ["count", "owner", "battery"]   # its own: the pseudonym too
     assert not view.entity_visible(row("homes", "Home"))
+
+
+def test_rate_limit_buckets():
+    limit = RateLimit(2)
+    assert limit.retry_after("a") is None and limit.retry_after("a") is None
+    wait = limit.retry_after("a")
+    assert wait is not None and 29 < wait <= 30            # 2 a minute: one more in 30 s
+    assert limit.retry_after("b") is None                  # each reader its own bucket
+    assert RateLimit(0).retry_after("a") is None           # 0: no limit

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     pseudonym_key: str | None = None
     admin_key: str | None = None             # the bootstrap admin key (default: made once in data_dir/admin.key)
     insecure_no_auth: bool = False           # every request through: loopback only, for local tools
+    key_requests_per_minute: int = 600       # per reader's API key, in each process (0: no limit)
     max_clock_skew_seconds: float = 300.0   # beyond this ahead of now: flagged clock_skew
     max_future_seconds: float = 86_400.0    # beyond this ahead of now: quarantined
     late_after_seconds: float = 3_600.0     # older than this on arrival: flagged late

@@ -22,7 +22,7 @@ from typing import Callable
 
 import yaml
 
-from .access import KEY_SCOPES, KeyRing, Visibility, new_key
+from .access import KEY_SCOPES, KeyRing, RateLimit, Visibility, new_key
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -88,6 +88,7 @@ class Platform:
         self.subscriptions = Subscriptions(self)   # NGSI-LD subscriptions: a commit listener and a notifier
         self._visibility: Visibility | None = None
         self.keys = KeyRing(self.store)             # readers' API keys → who they stand for
+        self.key_rate = RateLimit(settings.key_requests_per_minute)
 
     # -- specs ------------------------------------------------------------------------------
     @property

@@ -198,3 +198,18 @@ def test_a_revoked_key_is_refused_and_only_admin_keys_write(platform):
     assert r.status_code == 403 and r.json()["type"] == ERR + "Forbidden"
     assert keyed(platform, scopes=["admin"]).post("/ngsi-ld/v1/entities", json=body).status_code == 201
     assert TestClient(create_app(platform)).post("/ngsi-ld/v1/entities", json=body).status_code == 401
+
+
+def test_keys_are_rate_limited_one_by_one(platform):
+    platform.key_rate.per_minute = 3
+    a, b = keyed(platform, scopes=["staff"]), keyed(platform, department="sanitation")
+    during = "timerel=after&timeAt=2026-11-25T00:00:00Z"
+    for url in (f"/ngsi-ld/v1/entities/{A17}", "/ngsi-ld/v1/entities?type=WasteContainer",
+                f"/ngsi-ld/v1/temporal/entities?type=WasteContainer&{during}"):   # each counts once
+        assert a.get(url).status_code == 200
+    r = a.get(f"/ngsi-ld/v1/entities/{A17}")
+    assert r.status_code == 429 and r.json()["type"] == ERR + "TooManyRequests"
+    assert 1 <= int(r.headers["Retry-After"]) <= 20 and "3 requests a minute" in r.json()["detail"]
+    assert b.get(f"/ngsi-ld/v1/entities/{A17}").status_code == 200      # another key has its own
+    for _ in range(5):                                                  # no key: not limited per key
+        assert TestClient(create_app(platform)).get(f"/ngsi-ld/v1/entities/{A17}").status_code == 200

@@ -49,7 +49,7 @@ def create_app(platform) -> FastAPI:
 
     @app.exception_handler(NgsiError)
     async def ngsi_error(request: Request, exc: NgsiError):
-        return problem(exc.kind, exc.detail, exc.status)
+        return problem(exc.kind, exc.detail, exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

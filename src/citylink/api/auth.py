@@ -17,6 +17,7 @@ NGSI-LD conformance tool or a broker behind its own policy proxy.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any, Callable
 
@@ -89,9 +90,19 @@ def viewer(request: Request) -> Viewer:
         return ANONYMOUS
     if secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
         return ADMIN
-    v = request.app.state.platform.keys.viewer(key)
+    v = getattr(request.state, "citylink_viewer", None)   # a request is counted once, however often asked
+    if v is not None:
+        return v
+    platform = request.app.state.platform
+    v = platform.keys.viewer(key)
     if v is None:
         raise NgsiError("Unauthorized", "Authorization: the key is not valid here (unknown or revoked)")
+    wait = platform.key_rate.retry_after(v.name)
+    if wait is not None:
+        raise NgsiError("TooManyRequests", f"Authorization: this key may make {platform.key_rate.per_minute} "
+                                           f"requests a minute; retry in {math.ceil(wait)} s",
+                        headers={"Retry-After": str(math.ceil(wait))})
+    request.state.citylink_viewer = v
     return v
 
 
