@@ -8,7 +8,8 @@ import pytest
 from cltest import (ACME, BRAVO, acme_body, acme_urn, ledger_balances, make_platform, submit_and_wait, wait_until)
 from citylink.errors import SpecError, UnknownSource
 from citylink.normalize.records import DUPLICATE, QUARANTINED, STORED
-from citylink.platform import Platform, token_hash
+from citylink.access import secret_hash
+from citylink.platform import Platform
 
 A17 = acme_urn("A-17")
 
@@ -311,7 +312,7 @@ def test_tokens_are_stored_hashed(platform):
     assert platform.authorize(ACME, tok)
     assert not platform.authorize(BRAVO, tok)
     assert not platform.authorize(ACME, None) and not platform.authorize(ACME, "")
-    assert platform.store.token_sources(token_hash(tok)) == {ACME}
+    assert platform.store.token_sources(secret_hash(tok)) == {ACME}
     assert platform.store.token_sources(tok) == set()
     with pytest.raises(UnknownSource):
         platform.issue_token("nope")

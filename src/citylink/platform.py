@@ -11,7 +11,6 @@ the outcome of the messages they handed in.
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import secrets
 import threading
@@ -22,7 +21,7 @@ from typing import Callable
 
 import yaml
 
-from .access import KEY_SCOPES, KeyRing, RateLimit, Visibility, new_key
+from .access import KEY_SCOPES, KeyRing, RateLimit, Visibility, new_key, secret_hash
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -60,10 +59,6 @@ def gc_paused():
     finally:
         if was:
             gc.enable()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Platform:
@@ -240,12 +235,12 @@ class Platform:
     def authorize(self, source: str, token: str | None) -> bool:
         if not token:
             return False
-        return source in self.store.token_sources(token_hash(token))
+        return source in self.store.token_sources(secret_hash(token))
 
     def issue_token(self, source: str, label: str | None = None) -> str:
         self.check_source(source)
         token = "cl_" + secrets.token_urlsafe(32)
-        self.store.add_token(source, token_hash(token), label, self.clock.now_us())
+        self.store.add_token(source, secret_hash(token), label, self.clock.now_us())
         return token
 
     def issue_api_key(self, holder: str, department: str | None = None, scopes=()) -> tuple[ApiKeyRow, str]:

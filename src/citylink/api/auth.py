@@ -88,7 +88,7 @@ def viewer(request: Request) -> Viewer:
     key = presented_key(request)
     if key is None:
         return ANONYMOUS
-    if secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
+    if _bootstrap(settings, key):
         return ADMIN
     v = getattr(request.state, "citylink_viewer", None)   # a request is counted once, however often asked
     if v is not None:
@@ -106,6 +106,11 @@ def viewer(request: Request) -> Viewer:
     return v
 
 
+def _bootstrap(settings, key: str | None) -> bool:
+    """Is ``key`` the bootstrap admin key (compared in constant time)."""
+    return key is not None and secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode())
+
+
 INSECURE_CALLER = "anonymous (insecure-no-auth)"
 
 
@@ -114,13 +119,9 @@ def caller(request: Request) -> str:
     subscription's ``createdBy``): ``admin`` for the bootstrap admin key, a reader's key by its id and
     holder, the insecure switch's anonymous caller otherwise."""
     settings = request.app.state.platform.settings
-    key = presented_key(request)
-    if key is not None and secrets.compare_digest(key.encode(), settings.resolved_admin_key().encode()):
-        return "admin"
-    if settings.insecure_no_auth:
+    if settings.insecure_no_auth and not _bootstrap(settings, presented_key(request)):
         return INSECURE_CALLER
-    v = request.app.state.platform.keys.viewer(key) if key is not None else None
-    return v.name if v is not None else "anonymous"
+    return viewer(request).name
 
 
 def loopback(host: str) -> bool:

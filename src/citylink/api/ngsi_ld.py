@@ -397,7 +397,7 @@ def router(platform) -> APIRouter:
         return respond(request, render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit,
                                               names=renamer(request, terms)), terms=terms)
 
-    async def select(request: Request, max_limit: int, terms: TermMap):
+    async def select(request: Request, max_limit: int, terms: TermMap, view: View):
         """The entities a query names (type, id, idPattern, attrs, q; limit, offset) and their total; the
         names in type, attrs, q and geoproperty are the request's context's."""
         qp = request.query_params
@@ -425,7 +425,6 @@ def router(platform) -> APIRouter:
             raise NgsiError("BadRequestData", "type: give at least one of type, id, idPattern, attrs, q or georel")
         limit = _int(request, "limit", 20, 0, max_limit)
         offset = _int(request, "offset", 0, 0)
-        view = view_of(request)
         # what the reader may not see is not looked at: only entities whose every filtered attribute (and
         # location, for a geo-query) the reader may see are
         filtered = (qlang.attributes(q) if q is not None else set()) | set(having or ())
@@ -450,7 +449,7 @@ def router(platform) -> APIRouter:
         opts = _options(request)
         fmt = _format(request, opts)
         pick, omit = projection(request, terms)
-        ents, total = await select(request, MAX_LIMIT, terms)
+        ents, total = await select(request, MAX_LIMIT, terms, view_of(request))
         names = renamer(request, terms)
         body = [render.entity(e, fmt=fmt, sys_attrs="sysAttrs" in opts, attrs=pick, omit=omit, names=names)
                 for e in ents]
@@ -525,8 +524,9 @@ def router(platform) -> APIRouter:
     async def temporal_query(request: Request, terms: TermMap = Depends(request_terms)):
         if not request.query_params.get("timerel"):
             raise NgsiError("BadRequestData", "timerel: required for a temporal query (before, after or between)")
-        ents, total = await select(request, MAX_TEMPORAL_LIMIT, terms)
-        bodies = await run_in_threadpool(temporal_bodies, request, ents, terms, view_of(request))
+        view = view_of(request)
+        ents, total = await select(request, MAX_TEMPORAL_LIMIT, terms, view)
+        bodies = await run_in_threadpool(temporal_bodies, request, ents, terms, view)
         return respond(request, bodies, headers=counted(request, total), terms=terms)
 
     @r.get("/jsonldContexts/citylink", summary="CityLink's @context")

@@ -117,6 +117,17 @@ def compile_q(node: Node, aids: dict[str, list[int]], d: Dialect) -> tuple[str, 
     return head + (f" AND {cond})" if cond else ")"), args
 
 
+# An attribute's own value compared with numbers only: ``x.value_num`` under the condition that the value
+# is a number (value_json NULL) rather than a CASE expression, so that PostgreSQL can answer from the
+# partial index of numbers (migration 0009: aid, eid, value_num) without reading the table.
+NUMBER = "x.value_json IS NULL AND "
+
+
+def _plain_numbers(path: Path, values) -> bool:
+    return not path.member and not path.keys and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def _leaf(node, d: Dialect) -> tuple[str, list]:
     path: Path = node.path
     if isinstance(node, Exists):
@@ -149,17 +160,6 @@ def _leaf(node, d: Dialect) -> tuple[str, list]:
         params += args + [value]
     cond = "(" + (" AND " if node.op == "!=" else " OR ").join(parts) + ")"
     return (NUMBER + cond if plain else cond), params
-
-
-# An attribute's own value compared with numbers only: ``x.value_num`` under the condition that the value
-# is a number (value_json NULL) rather than a CASE expression, so that PostgreSQL can answer from the
-# partial index of numbers (migration 0009: aid, eid, value_num) without reading the table.
-NUMBER = "x.value_json IS NULL AND "
-
-
-def _plain_numbers(path: Path, values) -> bool:
-    return not path.member and not path.keys and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _text(path: Path, d: Dialect) -> tuple[str, list]:

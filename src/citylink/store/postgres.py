@@ -25,7 +25,7 @@ import re
 import threading
 import time
 import weakref
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,7 +44,7 @@ from ..query.geo import postgis_condition
 from ..query.sql import POSTGRES, compile_q
 from ..spec.devices import Device
 from .base import (AGG_METHODS, MAX_PERIODS, AggSeries, AttrRow, EntityRow, SpecRow, Store, SubscriptionRow,
-                   TooManyPeriods, cached_key, ensured_key, having_condition, latest_per_key, ledger_view,
+                   TooManyPeriods, attr_ids, cached_key, ensured_key, having_condition, latest_per_key, ledger_view,
                    migrations, scope_condition)
 
 _LOCK_MIGRATE = 0x636C0001    # advisory lock keys: schema changes, partition creation
@@ -120,11 +120,7 @@ class ReadCatalogue:
         return lacking and now - self._missed >= self.MISS_S
 
     def load(self, attr_rows, type_rows) -> None:
-        names: dict[str, list[int]] = {}
-        for name, iri, aid in attr_rows:
-            for key in (name, iri):
-                if aid not in names.setdefault(key, []):
-                    names[key].append(aid)
+        names = attr_ids(attr_rows, {key for name, iri, _ in attr_rows for key in (name, iri)})
         self._names = {k: tuple(v) for k, v in names.items()}
         self.add_types(t for t, in type_rows)
         self._loaded = self._missed = time.monotonic()
@@ -214,16 +210,16 @@ class AsyncReaders:
         with self._lock:
             opened, self._opened = self._opened, []
         for loop, c in opened:
-            try:
-                if loop.is_closed():
-                    continue
+            if loop.is_closed():
+                continue
+            # RuntimeError: the loop closed or started meanwhile, or this thread runs another loop — then the
+            # connection goes with that loop
+            with suppress(RuntimeError):
                 if loop.is_running():
                     loop.call_soon_threadsafe(c.terminate)
                 else:
                     c.terminate()
                     loop.run_until_complete(asyncio.sleep(0))
-            except RuntimeError:   # the loop closed or started meanwhile, or this thread runs another loop
-                pass
 
 
 def _asyncpg_dsn(url: str) -> tuple[str, float]:

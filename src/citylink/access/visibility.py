@@ -1,0 +1,123 @@
+"""Who may see what: the one visibility model that every read applies.
+
+Visibility is declared in the service specs, per attribute with a service default:
+
+* ``public`` — anyone, no key;
+* ``internal`` — district staff, and the owning department;
+* ``restricted`` — the owning department (and admins);
+* ``personal: true`` — an identifier of a person or vehicle. It is pseudonymised before it is stored, and
+  it is never public: such an attribute is ``restricted`` whatever its spec says.
+
+An attribute a spec does not declare (one added through the API, say) has its service's default; an entity
+of no service (created through the API with a type no spec declares) is ``internal``. An entity is visible
+to a viewer who may see at least one attribute its (service, type) declares or defaults to; it is then
+shown with those attributes only, and its registry location only when ``location`` is visible.
+
+A query that filters on attributes (``q=``, ``attrs``) or on location (a geo-query) looks only at the
+entities of the (service, type) pairs in which the viewer may see all of them, so that a filter cannot tell
+a hidden value: to the public, a filter on a plate matches nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..spec.model import NGSI_LD_CORE, VISIBILITY_ORDER
+from .readers import Viewer
+
+LOCATION = NGSI_LD_CORE + "location"
+UNOWNED = "internal"   # the visibility of an entity of no service
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One (service, entity type): its department, default visibility and declared attributes."""
+    service: str
+    type: str
+    department: str
+    default: str
+    declared: dict[str, str]        # IRI and short name → visibility
+
+
+def _effective(a) -> str:
+    if a.personal and VISIBILITY_ORDER[a.visibility] < VISIBILITY_ORDER["restricted"]:
+        return "restricted"
+    return a.visibility
+
+
+@dataclass
+class View:
+    """What one viewer may see, worked out once per viewer and spec set: for each (service, type), which
+    declared attributes are visible and whether an undeclared one is."""
+    viewer: Viewer
+    kinds: dict[tuple[str, str], _Kind]
+    unrestricted: bool = field(init=False)
+
+    def __post_init__(self):
+        self.unrestricted = self.viewer.admin
+        may = self.viewer.may_see
+        self._rules = {pair: ({n: may(v, k.department) for n, v in k.declared.items()}, may(k.default, k.department))
+                       for pair, k in self.kinds.items()}
+        self._unowned: tuple[dict[str, bool], bool] = ({}, may(UNOWNED, None))
+        # the pairs of which the viewer sees anything: their entities are visible
+        self._visible = [pair for pair, (declared, default) in self._rules.items() if default or any(declared.values())]
+        self._visible_set = frozenset(self._visible)
+
+    def _sees(self, pair: tuple[str, str], key: str) -> bool:
+        declared, default = self._rules.get(pair, self._unowned)
+        return declared.get(key, default)
+
+    def scope(self, geo: bool = False, names=(), types=None) -> list[tuple[str, str]] | None:
+        """The (service, type) pairs whose entities the viewer may see — and, with ``geo``, their location,
+        and the attributes ``names`` (those a query filters on); of ``types`` only, when given (a shorter
+        condition for the database); None: every entity, of a service or not."""
+        if self.unrestricted:
+            return None
+        return [p for p in self._visible if (types is None or p[1] in types)
+                and (not geo or self._sees(p, LOCATION)) and all(self._sees(p, n) for n in names)]
+
+    def entity_visible(self, e) -> bool:
+        return self.unrestricted or (e.service, e.type) in self._visible_set
+
+    def attribute_visible(self, e, iri: str) -> bool:
+        return self.unrestricted or self._sees((e.service, e.type), iri)
+
+    def shown(self, e):
+        """The entity with only the attributes the viewer may see, and its registry location only if
+        ``location`` is visible.  Filtered in place: the store's rows are the reader's own (2.5 µs an
+        entity with a copy, a twentieth of a q= page's time)."""
+        if self.unrestricted:
+            return e
+        declared, default = self._rules.get((e.service, e.type), self._unowned)
+        attrs = e.attrs
+        keep = [a for a in attrs if declared.get(a.iri, default)]
+        if len(keep) != len(attrs):
+            e.attrs = keep
+        if not declared.get(LOCATION, default):
+            e.lon = e.lat = None
+        return e
+
+    def usable_for_type(self, type_name: str, name: str) -> bool:
+        """Is ``name`` visible in every (service, type) of this type that the viewer sees (discovery)."""
+        return self.unrestricted or all(self._sees(p, name) for p in self._visible if p[1] == type_name)
+
+
+class Visibility:
+    """The service specs' visibility rules, and a :class:`View` of them per viewer."""
+
+    def __init__(self, specs):
+        self.specs = specs
+        kinds = {}
+        for sid, svc in specs.services.items():
+            for tname, et in svc.entity_types.items():
+                declared = {}
+                for a in et.attributes.values():
+                    declared[a.iri] = declared[a.name] = _effective(a)
+                kinds[(sid, tname)] = _Kind(sid, tname, svc.department, svc.visibility, declared)
+        self.kinds = kinds
+        self._views: dict[Viewer, View] = {}
+
+    def view(self, viewer: Viewer) -> View:
+        v = self._views.get(viewer)
+        if v is None:
+            v = self._views[viewer] = View(viewer, self.kinds)
+        return v
