@@ -222,6 +222,18 @@ def submit_and_wait(p: Platform, source: str, bodies, meta: dict | None = None, 
     return {i: got[i] for i in ids}
 
 
+def submit_examples(p: Platform, *sources: str) -> dict[str, int]:
+    """Each source's example payload (its spec's ``payload.example``), stored (or stored flagged): the raw
+    id of each."""
+    from citylink.normalize.records import FLAGGED, STORED
+    out = {}
+    for source in sources:
+        (rid, outcome), = submit_and_wait(p, source, [p.specs.sources[source].payload["example"]]).items()
+        assert outcome in (STORED, FLAGGED), (source, OUTCOME_NAMES[outcome])
+        out[source] = rid
+    return out
+
+
 def wait_until(pred, timeout: float = 15.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -248,9 +260,10 @@ PG_SERVER = os.environ.get("CITYLINK_TEST_POSTGRES", "postgresql://postgres@127.
 
 
 @contextmanager
-def pg_database():
+def pg_database(migrated: bool = False):
     """A new database on the test server (``CITYLINK_TEST_POSTGRES``, default 127.0.0.1:5432), dropped
-    afterwards; the test is skipped, saying why, when the server or its PostGIS cannot be had."""
+    afterwards; with ``migrated``, a copy of a database with every migration applied (:func:`_pg_template`).
+    The test is skipped, saying why, when the server or its PostGIS cannot be had."""
     import psycopg
     import pytest
     try:
@@ -262,12 +275,48 @@ def pg_database():
         pytest.skip("PostGIS is not installed on the PostgreSQL server (Debian: postgresql-15-postgis-3; "
                     ".ci/run installs it)")
     name = f"citylink_test_{secrets.token_hex(6)}"
-    admin.execute(f"CREATE DATABASE {name}")
+    admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {_pg_template(admin)}" if migrated else ""))
     try:
         yield f"{PG_SERVER}/{name}"
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+_TEMPLATES: dict[str, str] = {}
+
+
+def _pg_template(admin) -> str:
+    """The name of a database holding every migration of this checkout, made once per set of migrations (its
+    name carries their hash) and copied for each test that starts a platform: PostGIS's extension and the
+    migrations take a test a second or more, a copy a tenth of that.  Templates of other migration sets are
+    dropped when not in use."""
+    import hashlib
+
+    import psycopg
+
+    from citylink.store import open_store
+    from citylink.store.base import migrations
+    digest = hashlib.sha256("".join(sql for _, _, sql in migrations("postgres")).encode()).hexdigest()[:12]
+    name = f"citylink_tmpl_{digest}"
+    if name in _TEMPLATES:
+        return name
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        building = f"{name}_{secrets.token_hex(3)}"
+        admin.execute(f"CREATE DATABASE {building}")
+        open_store(f"{PG_SERVER}/{building}").close()     # migrated as it opens
+        try:
+            admin.execute(f"ALTER DATABASE {building} RENAME TO {name}")
+        except psycopg.errors.DuplicateDatabase:           # another test process made it meanwhile
+            admin.execute(f"DROP DATABASE {building}")
+        for (old,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'citylink_tmpl_%%' "
+                                    "AND datname <> %s", (name,)).fetchall():
+            try:
+                admin.execute(f"DROP DATABASE {old}")
+            except psycopg.Error:
+                pass   # in use by another run of the tests: it goes another time
+    _TEMPLATES[name] = name
+    return name
 
 
 @contextmanager
@@ -282,7 +331,7 @@ def started_platform(engine: str, data_dir: Path, clock, specs_dir: Path, **sett
         finally:
             p.stop()
         return
-    with pg_database() as url:
+    with pg_database(migrated=True) as url:
         p = make_platform(data_dir, clock, store_url=url, **settings_kw)
         p.start(specs_dir=specs_dir, watch=False)
         try:

@@ -41,3 +41,18 @@ def platform(tmp_path, clock, bins_dir):
     p.start(specs_dir=bins_dir, watch=False)
     yield p
     p.stop()
+
+
+@pytest.fixture
+def public(platform):
+    """A client of the API of the test's ``platform`` fixture, without a key: what anyone may read."""
+    from fastapi.testclient import TestClient
+
+    from citylink.api.app import create_app
+    return TestClient(create_app(platform))
+
+
+@pytest.fixture
+def admin(platform):
+    """A client of the API of the test's ``platform`` fixture with the bootstrap admin key."""
+    return cltest.admin_client(platform)

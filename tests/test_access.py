@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from citylink.access import ADMIN, ANONYMOUS, LOCATION, RateLimit, Viewer, Visibility
-from citylink.store.base import AttrRow, EntityRow
+from citylink.access import ADMIN, ANONYMOUS, LOCATION, KeyRing, RateLimit, Viewer, Visibility
+from citylink.store import open_store
+from citylink.store.base import ApiKeyRow, AttrRow, EntityRow
 
 
 def attr(name, visibility="public", personal=False):
@@ -75,3 +76,20 @@ def test_rate_limit_buckets():
     assert wait is not None and 29 < wait <= 30            # 2 a minute: one more in 30 s
     assert limit.retry_after("b") is None                  # each reader its own bucket
     assert RateLimit(0).retry_after("a") is None           # 0: no limit
+
+
+def test_a_key_ring_finds_a_key_by_its_id_until_it_is_revoked(tmp_path):
+    """Whom a subscription acts for: the key's reader, remembered for TTL_S, then gone with the key."""
+    store = open_store(f"sqlite:///{tmp_path / 'keys.db'}")
+    try:
+        store.add_api_key(ApiKeyRow("k1", "parking office", "welfare-mobility", (), 0), "ab" * 32)
+        ring = KeyRing(store)
+        v = ring.by_id("k1")
+        assert v.key_id == "k1" and v.departments == {"welfare-mobility"} and not v.staff and not v.admin
+        assert ring.by_id("k2") is None
+        store.revoke_api_key("k1", 1)
+        assert ring.by_id("k1") == v    # remembered: a revocation takes up to TTL_S to reach a process
+        ring.TTL_S = 0
+        assert ring.by_id("k1") is None
+    finally:
+        store.close()

@@ -53,6 +53,18 @@ def to_us(dt: datetime) -> int:
     return (dt - _EPOCH) // _ONE_US
 
 
+def parse_iso(text: str) -> int:
+    """An ISO 8601 date-time with a time zone, as a user or a client gives one → µs; a ValueError that says
+    what is wrong (the caller puts the parameter's name first)."""
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    if t.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (add Z or an offset such as +09:00)")
+    return to_us(t)
+
+
 def from_us(us: int) -> datetime:
     return _EPOCH + (us * _ONE_US)
 

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = 10.0    # a subscription's receiver must answer within this
     notify_attempts: int = 3                # tries per notification (a timeout, no connection, 5xx)
     notify_backoff_seconds: float = 1.0     # before the 2nd try; doubled before each further one
+    opendata_max_days: float = 366.0        # an open data download's time range at most (timeAt..endTimeAt)
+    opendata_max_bbox_degrees: float = 0.5  # an open data download's area (bbox) at most this wide and high
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -21,7 +21,9 @@ from typing import Callable
 
 import yaml
 
-from .access import KEY_SCOPES, KeyRing, RateLimit, Visibility, new_key, secret_hash
+from .access import (KEY_SCOPES, AuditLog, KeyRing, RateLimit, Viewer, Visibility, hash_password, new_key,
+                     password_matches, secret_hash, user_viewer)
+from .access.accounts import LOGIN, MIN_PASSWORD
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -33,7 +35,7 @@ from .spec.devices import load_registry
 from .spec.loader import FORMATS, load_paths, load_texts, spec_files
 from .spec.model import SpecSet
 from .store import Store, open_store
-from .store.base import ApiKeyRow
+from .store.base import ApiKeyRow, UserRow
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Platform:
         self._visibility: Visibility | None = None
         self.keys = KeyRing(self.store)             # readers' API keys → who they stand for
         self.key_rate = RateLimit(settings.key_requests_per_minute)
+        self.audit = AuditLog(self.store)           # who read what
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -125,7 +128,8 @@ class Platform:
                     registries[sid] = load_registry(path)
                 except SpecError as e:
                     raise SpecError([SpecProblem(p.type, p.file, p.line, p.path, p.msg) for p in e.problems]) from None
-        for kind, items in (("service", specs.services), ("source", specs.sources)):
+        for kind, items in (("service", specs.services), ("source", specs.sources),
+                            ("departments", specs.department_lists)):
             for name, spec in items.items():
                 sf = spec.origin
                 if sf.file not in given:
@@ -200,6 +204,7 @@ class Platform:
         self.bus.drain(timeout=30)
         self.bus.close()
         self.subscriptions.stop()    # after the last commit, before the store it records deliveries in
+        self.audit.close()
         self.store.close()
 
     def _watch(self) -> None:
@@ -243,25 +248,74 @@ class Platform:
         self.store.add_token(source, secret_hash(token), label, self.clock.now_us())
         return token
 
-    def issue_api_key(self, holder: str, department: str | None = None, scopes=()) -> tuple[ApiKeyRow, str]:
-        """A reader's API key: (what is kept, the key — shown once, only its hash is stored).  The department
-        must own a service in force; scopes are among :data:`citylink.access.KEY_SCOPES`."""
-        if not holder.strip():
-            raise CityLinkError("holder: say who the key is for")
-        departments = sorted({svc.department for svc in self.specs.services.values()})
+    # -- readers: API keys and staff accounts ----------------------------------------------------
+    def _check_reader(self, department: str | None, scopes) -> None:
+        """A key or an account reads for a department of the specs in force, or with a scope, or both."""
+        departments = sorted(self.specs.departments)
         if department is not None and department not in departments:
-            raise CityLinkError(f"department: {department!r} owns no service in force "
+            raise CityLinkError(f"department: {department!r} is not a department of the specs in force "
                                 f"(known: {', '.join(departments) or 'none'})")
         bad = [x for x in scopes if x not in KEY_SCOPES]
         if bad:
             raise CityLinkError(f"scope: {bad[0]!r} is not a scope (known: {', '.join(KEY_SCOPES)})")
         if department is None and not scopes:
-            raise CityLinkError("department: a key needs a department or a scope (staff, admin); "
-                                "without either it would read what anyone reads without a key")
+            raise CityLinkError(f"department: give a department or a scope ({', '.join(KEY_SCOPES)}; public "
+                                f"reads what anyone reads, as a known reader)")
+
+    def issue_api_key(self, holder: str | None = None, department: str | None = None, scopes=(),
+                      user: str | None = None) -> tuple[ApiKeyRow, str]:
+        """A reader's API key: (what is kept, the key — shown once, only its hash is stored).  The department
+        must be one of the specs in force; scopes are among :data:`citylink.access.KEY_SCOPES`.  A key of a
+        ``user`` reads for the user's department with the user's scopes (or fewer), and stops working when
+        the account is disabled."""
+        if user is not None:
+            found = self.store.user(user)
+            if found is None or found[0].disabled_at is not None:
+                raise CityLinkError(f"user: no enabled account {user!r} (see: citylink users list)")
+            account = found[0]
+            if department is not None and department != account.department:
+                raise CityLinkError(f"department: {user!r} reads for {account.department or 'no department'}, "
+                                    f"not {department!r}")
+            beyond = sorted(set(scopes) - set(account.scopes))
+            if beyond:
+                raise CityLinkError(f"scope: {user!r} has no scope {beyond[0]!r}; a key carries its user's "
+                                    f"scopes or fewer")
+            holder = holder or account.name
+            department = account.department
+            scopes = scopes or account.scopes
+        if not (holder or "").strip():
+            raise CityLinkError("holder: say who the key is for")
+        self._check_reader(department, scopes)
         key_id, key, sha = new_key()
-        row = ApiKeyRow(key_id, holder.strip(), department, tuple(sorted(set(scopes))), self.clock.now_us())
+        row = ApiKeyRow(key_id, holder.strip(), department, tuple(sorted(set(scopes))), self.clock.now_us(),
+                        user=user)
         self.store.add_api_key(row, sha)
         return row, key
+
+    def add_user(self, login: str, name: str, department: str | None = None, scopes=(),
+                 password: str | None = None) -> UserRow:
+        """A staff account; without a password it may hold API keys but not sign in."""
+        if not LOGIN.match(login):
+            raise CityLinkError(f"login: {login!r} must be 2–63 lower-case letters, digits, '.', '_' or '-', "
+                                f"starting with a letter")
+        if not name.strip():
+            raise CityLinkError("name: say whose account it is")
+        self._check_reader(department, scopes)
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise CityLinkError(f"password: at least {MIN_PASSWORD} characters")
+        row = UserRow(login, name.strip(), department, tuple(sorted(set(scopes))), self.clock.now_us(),
+                      has_password=password is not None)
+        if not self.store.add_user(row, hash_password(password) if password is not None else None):
+            raise CityLinkError(f"login: {login!r} is taken (a disabled account keeps its login)")
+        return row
+
+    def sign_in(self, login: str, password: str) -> Viewer | None:
+        """The reader an enabled account stands for, if the password is its own (the dashboard's sign-in)."""
+        found = self.store.user(login)
+        matches = password_matches(found[1] if found else None, password)
+        if found is None or found[0].disabled_at is not None or not matches:
+            return None
+        return user_viewer(found[0])
 
     def make_messages(self, source: str, bodies: list[tuple[bytes, dict]], transport: str) -> list[RawMessage]:
         now = self.clock.now_us()

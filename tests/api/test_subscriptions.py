@@ -1,6 +1,7 @@
 """``/ngsi-ld/v1/subscriptions``: create, list, retrieve, update, delete, with ProblemDetails errors naming
-the member at fault, the admin key, and notifications delivered to a real local HTTP server after values
-arrive through the ingest route — on both engines (conftest.py)."""
+the member at fault, a key wanted, and notifications delivered to a real local HTTP server after values
+arrive through the ingest route — on both engines (conftest.py).  What a reader's key may subscribe to and
+is notified of: test_subscriptions_visibility.py."""
 from __future__ import annotations
 
 import json
@@ -230,7 +231,7 @@ def test_delete_stops_notifications(platform, client, receiver, push):
     assert len(receiver.received) == 1
 
 
-def test_every_subscription_route_wants_the_admin_key(platform, receiver):
+def test_every_subscription_route_wants_a_key(platform, receiver):
     bare = TestClient(create_app(platform))
     url = SUBS + "/urn:ngsi-ld:Subscription:x"
     for r in (bare.post(SUBS, json=sub_doc(receiver.url)), bare.get(SUBS), bare.get(url),

@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from cltest import ACME, acme_body, acme_urn, admin_client, started_platform, submit_and_wait
+from cltest import ACME, acme_body, acme_urn, started_platform, submit_and_wait, submit_examples
 from citylink.api.app import create_app
 from citylink.config import BUNDLED_SPECS
-from citylink.normalize.records import FLAGGED, STORED
 
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 A17 = acme_urn("A-17")
@@ -25,21 +24,8 @@ def platform(request, tmp_path, clock):
     with started_platform(request.param, tmp_path / "data", clock, BUNDLED_SPECS) as p:
         assert set(submit_and_wait(p, ACME, [acme_body(ts="2026-11-26T09:00:00+09:00", fill=30, battery=40)])
                    .values()) == {1}
-        for source in (PARKING, HOMES):
-            # stored (the plate's example is flagged: the bay has no valid permit; kept all the same)
-            assert set(submit_and_wait(p, source, [p.specs.sources[source].payload["example"]]).values()) \
-                <= {STORED, FLAGGED}
+        submit_examples(p, PARKING, HOMES)   # stored (or flagged: the bay has no valid permit; kept all the same)
         yield p
-
-
-@pytest.fixture
-def public(platform):
-    return TestClient(create_app(platform))
-
-
-@pytest.fixture
-def admin(platform):
-    return admin_client(platform)
 
 
 def get(client, url, status=200, **kw):

@@ -13,9 +13,9 @@ class Cli:
         self.data_dir = data_dir
         self.runner = CliRunner()
 
-    def __call__(self, *args, code: int | None = 0):
+    def __call__(self, *args, code: int | None = 0, input: str | None = None):
         argv = ["--data-dir", str(self.data_dir), *map(str, args)]
-        r = self.runner.invoke(cli.app, argv)
+        r = self.runner.invoke(cli.app, argv, input=input)
         if code is not None:
             assert r.exit_code == code, (argv, r.exit_code, r.stdout, r.stderr, r.exception)
         return r

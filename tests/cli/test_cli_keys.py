@@ -43,9 +43,10 @@ def test_create_list_revoke(applied):
 
 
 @pytest.mark.parametrize("args, named", [
-    (["--holder", "x", "--department", "welfare"], "department: 'welfare' owns no service in force"),
+    (["--holder", "x", "--department", "welfare"], "department: 'welfare' is not a department of the specs in force"),
     (["--holder", "x", "--scope", "root"], "scope: 'root' is not a scope"),
-    (["--holder", "x"], "department: a key needs a department or a scope"),
+    (["--holder", "x"], "department: give a department or a scope (public, staff, admin"),
+    (["--user", "nobody"], "user: no enabled account 'nobody'"),
     (["--holder", " ", "--scope", "staff"], "holder:"),
 ])
 def test_bad_requests_name_the_option(applied, args, named):

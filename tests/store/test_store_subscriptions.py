@@ -1,11 +1,11 @@
-"""The store's part of NGSI-LD subscriptions: keep, read, page, replace and delete them, and count
-their deliveries — the same on both engines (see conftest.py)."""
+"""The store's part of NGSI-LD subscriptions: keep, read, page, replace and delete them, count their
+deliveries, and keep whose they are — the same on both engines (see conftest.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from citylink.clock import to_us
-from citylink.store.base import SubscriptionRow
+from citylink.store.base import ApiKeyRow, SubscriptionRow
 
 T0 = to_us(datetime(2026, 11, 26, 0, 0, tzinfo=timezone.utc))
 SEC = 1_000_000
@@ -88,3 +88,28 @@ def test_deliveries_are_counted(store):
     got = store.subscription(row.id)
     assert (got.times_sent, got.times_failed, got.last_success, got.last_failure) == (3, 1, T0 + 3 * SEC, T0 + 2 * SEC)
     assert got.last_failure_reason == "HTTP 500 Internal Server Error"  # the last failure's, kept
+
+
+def test_the_owner_is_kept_and_lists_are_per_owner(store):
+    store.put_subscription(sub(1))                  # the bootstrap admin's: no owner
+    store.put_subscription(sub(2, owner="k1"))
+    store.put_subscription(sub(3, owner="k2"))
+    store.put_subscription(sub(4, owner="k1"))
+    assert store.subscription(sub(1).id).owner is None and store.subscription(sub(2).id).owner == "k1"
+    rows, total = store.subscriptions(owner="k1")
+    assert total == 2 and [r.id[-2:] for r in rows] == ["s2", "s4"] and {r.owner for r in rows} == {"k1"}
+    assert store.subscriptions(limit=1, offset=1, owner="k1") == ([store.subscription(sub(4).id)], 2)
+    assert store.subscriptions(owner="nobody") == ([], 0)
+    assert store.subscriptions()[1] == 4
+    store.update_subscription(sub(2).id, sub(2).body, False, None, T0 + 9 * SEC)
+    assert store.subscription(sub(2).id).owner == "k1"   # an update keeps it
+
+
+def test_a_key_by_its_id_while_it_is_valid(store):
+    """Whom a subscription acts for: found by the key's id until the key is revoked."""
+    store.add_api_key(ApiKeyRow("k1", "parking office", "welfare-mobility", ("staff",), T0), "ab" * 32)
+    got = store.api_key_by_id("k1")
+    assert (got.id, got.holder, got.department, got.scopes) == ("k1", "parking office", "welfare-mobility", ("staff",))
+    assert store.api_key_by_id("k2") is None
+    assert store.revoke_api_key("k1", T0 + SEC)
+    assert store.api_key_by_id("k1") is None

@@ -8,7 +8,9 @@ import time
 
 from .readers import Viewer
 
-KEY_SCOPES = ("staff", "admin")   # besides the department a key may name
+# besides the department a key may name: public (reads what anyone reads, but as someone: a company or an app
+# known by its key, audited and held to the key's request budget), staff, admin
+KEY_SCOPES = ("public", "staff", "admin")
 
 
 def new_key() -> tuple[str, str, str]:
@@ -27,27 +29,36 @@ def secret_hash(secret: str) -> str:
 def key_viewer(row) -> Viewer:
     """The reader an API key (:class:`citylink.store.base.ApiKeyRow`) stands for."""
     return Viewer(f"key {row.id} ({row.holder})", admin="admin" in row.scopes, staff="staff" in row.scopes,
-                  departments=frozenset([row.department] if row.department else []))
+                  departments=frozenset([row.department] if row.department else []), key_id=row.id)
 
 
 class KeyRing:
     """Readers' keys → :class:`Viewer`, from the store, remembered for ``TTL_S``: a revoked key stops
-    working within that time in every process (the bootstrap admin key is checked apart)."""
+    working within that time in every process (the bootstrap admin key is checked apart).  A key is found
+    by the secret a request presents (:meth:`viewer`) or by its id (:meth:`by_id`: whom a subscription acts
+    for)."""
     TTL_S = 5.0
 
     def __init__(self, store):
         self._store = store
         self._seen: dict[str, tuple[Viewer | None, float]] = {}   # hash → (reader, when looked up)
+        self._ids: dict[str, tuple[Viewer | None, float]] = {}    # key id → (reader, when looked up)
 
     def viewer(self, key: str) -> Viewer | None:
-        h = secret_hash(key)
+        return self._remembered(self._seen, secret_hash(key), self._store.api_key)
+
+    def by_id(self, key_id: str) -> Viewer | None:
+        """The reader of the key with this id; None once the key is revoked (or its user disabled)."""
+        return self._remembered(self._ids, key_id, self._store.api_key_by_id)
+
+    def _remembered(self, seen: dict, k: str, find) -> Viewer | None:
         now = time.monotonic()
-        hit = self._seen.get(h)
+        hit = seen.get(k)
         if hit is not None and now - hit[1] < self.TTL_S:
             return hit[0]
-        row = self._store.api_key(h)
+        row = find(k)
         v = key_viewer(row) if row else None
-        if len(self._seen) > 10_000:   # a flood of wrong keys must not grow it without bound
-            self._seen.clear()
-        self._seen[h] = (v, now)
+        if len(seen) > 10_000:   # a flood of wrong keys must not grow it without bound
+            seen.clear()
+        seen[k] = (v, now)
         return v

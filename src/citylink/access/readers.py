@@ -1,7 +1,7 @@
 """Who is reading: the readers the visibility model (:mod:`.visibility`) decides for."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,7 @@ class Viewer:
     admin: bool = False
     staff: bool = False
     departments: frozenset[str] = frozenset()
+    key_id: str | None = field(default=None, compare=False)   # the API key it came with, for the audit log
 
     def may_see(self, visibility: str, department: str | None) -> bool:
         if self.admin or visibility == "public":

@@ -38,10 +38,11 @@ class _Kind:
     declared: dict[str, str]        # IRI and short name → visibility
 
 
-def _effective(a) -> str:
-    if a.personal and VISIBILITY_ORDER[a.visibility] < VISIBILITY_ORDER["restricted"]:
+def effective(visibility: str, personal: bool) -> str:
+    """The visibility that applies: a personal attribute or column is never less than ``restricted``."""
+    if personal and VISIBILITY_ORDER[visibility] < VISIBILITY_ORDER["restricted"]:
         return "restricted"
-    return a.visibility
+    return visibility
 
 
 @dataclass
@@ -75,6 +76,12 @@ class View:
         return [p for p in self._visible if (types is None or p[1] in types)
                 and (not geo or self._sees(p, LOCATION)) and all(self._sees(p, n) for n in names)]
 
+    def rules(self, pair: tuple[str, str]) -> tuple[dict[str, bool], bool]:
+        """For a (service, type): whether each declared attribute (by IRI and by short name) is visible, and
+        whether one it does not declare is (the downloads write these into their query)."""
+        declared, default = self._rules.get(pair, self._unowned)
+        return dict(declared), default
+
     def entity_visible(self, e) -> bool:
         return self.unrestricted or (e.service, e.type) in self._visible_set
 
@@ -96,9 +103,9 @@ class View:
             e.lon = e.lat = None
         return e
 
-    def usable_for_type(self, type_name: str, name: str) -> bool:
-        """Is ``name`` visible in every (service, type) of this type that the viewer sees (discovery)."""
-        return self.unrestricted or all(self._sees(p, name) for p in self._visible if p[1] == type_name)
+    def visible_in(self, service: str, type_name: str, iri: str) -> bool:
+        """May the viewer see this attribute in the entities of this (service, type) (discovery)."""
+        return self.unrestricted or self._sees((service, type_name), iri)
 
 
 class Visibility:
@@ -111,7 +118,7 @@ class Visibility:
             for tname, et in svc.entity_types.items():
                 declared = {}
                 for a in et.attributes.values():
-                    declared[a.iri] = declared[a.name] = _effective(a)
+                    declared[a.iri] = declared[a.name] = effective(a.visibility, a.personal)
                 kinds[(sid, tname)] = _Kind(sid, tname, svc.department, svc.visibility, declared)
         self.kinds = kinds
         self._views: dict[Viewer, View] = {}

@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..adapters import http_push
-from . import discovery, health, ngsi_ld, ngsi_ld_write
+from . import archive, discovery, health, ngsi_ld, ngsi_ld_write
+from . import audit as audit_api
+from . import opendata as opendata_api
 from . import subscriptions as subscriptions_api
 from .auth import scoped_router
 from .ldcontext import Contexts
@@ -43,9 +45,12 @@ def create_app(platform) -> FastAPI:
     # every route of these routers has its scope (auth.scoped_router); tests walk them to make sure
     app.state.routers = [pages, health.router(platform), health.operations_router(platform), http_push.router(platform),
                          ngsi_ld.router(platform), ngsi_ld_write.router(platform, app.state.contexts),
-                         discovery.router(platform), subscriptions_api.router(platform)]
+                         discovery.router(platform), subscriptions_api.router(platform), audit_api.router(platform),
+                         archive.router(platform)]
+    app.state.routers.append(opendata_api.router(platform))
     for router in app.state.routers:
         app.include_router(router)
+    app.add_middleware(audit_api.AuditMiddleware, platform=platform)   # who read what
 
     @app.exception_handler(NgsiError)
     async def ngsi_error(request: Request, exc: NgsiError):

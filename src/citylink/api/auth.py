@@ -5,6 +5,9 @@ that a route without one fails it.  The scopes of routes are:
 * ``public`` — anyone, with or without a key (the NGSI-LD reads, health, the API documentation); what a
   read then shows depends on the reader (:func:`viewer`, :mod:`citylink.access`);
 * ``source`` — a vendor's ingest token, which the ingest route checks itself against its source;
+* ``reader`` — any valid key: a reader's API key (a department's, staff, admin) or the bootstrap admin key
+  (the NGSI-LD subscriptions, which act for the key that made them and show what it may see); without a
+  key, or with one not valid, a 401;
 * ``admin`` — the bootstrap admin key (``CITYLINK_ADMIN_KEY``, or the key made once in the data
   directory, ``admin.key``, and printed by ``citylink demo``), or a reader's key with the ``admin`` scope.
 
@@ -27,7 +30,7 @@ from fastapi.routing import APIRoute
 from ..access import ADMIN, ANONYMOUS, Viewer
 from .problems import NgsiError
 
-SCOPES = ("public", "source", "admin")
+SCOPES = ("public", "source", "reader", "admin")
 
 
 def presented_key(request: Request) -> str | None:
@@ -46,9 +49,19 @@ def check_admin(request: Request) -> None:
         raise NgsiError("Forbidden", "Authorization: this key has no admin scope")
 
 
+def check_reader(request: Request) -> None:
+    """Let any valid key through — a reader's API key or the bootstrap admin key (or anyone, with
+    --insecure-no-auth); no key is a 401, and so is a key that is not valid (:func:`viewer`)."""
+    if presented_key(request) is None and not request.app.state.platform.settings.insecure_no_auth:
+        raise NgsiError("Unauthorized", "Authorization: this route acts for a reader's API key; anonymous requests "
+                                        "may not use it — send one as 'Authorization: Bearer <key>'")
+    viewer(request)
+
+
 # scope → the check a request must pass first (None: nothing to check here; the ingest route checks the
 # source's token itself)
-CHECKS: dict[str, Callable[[Request], None] | None] = {"public": None, "source": None, "admin": check_admin}
+CHECKS: dict[str, Callable[[Request], None] | None] = {"public": None, "source": None, "reader": check_reader,
+                                                       "admin": check_admin}
 
 
 class ScopedRoute(APIRoute):
@@ -88,11 +101,12 @@ def viewer(request: Request) -> Viewer:
     key = presented_key(request)
     if key is None:
         return ANONYMOUS
-    if _bootstrap(settings, key):
-        return ADMIN
     v = getattr(request.state, "citylink_viewer", None)   # a request is counted once, however often asked
     if v is not None:
         return v
+    if _bootstrap(settings, key):
+        request.state.citylink_viewer = ADMIN   # for the audit log (api/audit.py)
+        return ADMIN
     platform = request.app.state.platform
     v = platform.keys.viewer(key)
     if v is None:

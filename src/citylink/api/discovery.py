@@ -28,8 +28,12 @@ def router(platform) -> APIRouter:
     def catalogue(request: Request) -> tuple[dict[str, int], list[tuple]]:
         """The store's catalogue as the request's reader may see it: the types and attributes visible."""
         view = view_of(request)
-        counts, attrs = store.catalogue(unpublished(platform), view.scope())
-        return counts, [a for a in attrs if view.usable_for_type(a[0], a[2])]
+        counts, rows = store.catalogue(unpublished(platform), view.scope())
+        merged: dict[tuple, int] = {}   # (type, name, iri, kind) → entities, over the services where it is visible
+        for service, etype, name, iri, kind, n in rows:
+            if view.visible_in(service, etype, iri):
+                merged[(etype, name, iri, kind)] = merged.get((etype, name, iri, kind), 0) + n
+        return counts, [(*k, n) for k, n in merged.items()]
 
     def details(request: Request) -> bool:
         raw = request.query_params.get("details", "false")

@@ -6,7 +6,6 @@ entity query with its selection in the body."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from urllib.parse import urlencode
 
 import orjson
@@ -16,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from ..access import View
-from ..clock import to_us
+from ..clock import parse_iso
 from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
@@ -74,12 +73,9 @@ def _time(request: Request, name: str) -> int | None:
     if raw is None:
         return None
     try:
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise NgsiError("BadRequestData", f"{name}: {raw!r} is not an ISO 8601 date-time") from None
-    if dt.tzinfo is None:
-        raise NgsiError("BadRequestData", f"{name}: {raw!r} has no time zone (add Z or an offset)")
-    return to_us(dt)
+        return parse_iso(raw)
+    except ValueError as e:
+        raise NgsiError("BadRequestData", f"{name}: {e}") from None
 
 
 AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max")

@@ -3,9 +3,12 @@ retrieve, update (a fragment merged in, then checked whole) and delete.  The rou
 documents are checked by :mod:`citylink.subscriptions.model`, kept and matched by the platform's
 :class:`~citylink.subscriptions.Subscriptions`.
 
-Every route wants the admin key for now (a subscription reveals the data it notifies; department
-keys arrive with issue 5).  Who created a subscription is recorded and shown as ``createdBy``, a
-CityLink extension, as is ``notification.lastFailureReason``.
+Every route wants a valid key (scope ``reader``): a reader's API key — a department's, staff's, an
+admin's — or the bootstrap admin key; anonymous requests may not subscribe.  A subscription acts for the
+key that made it: its notifications show only what that key may see (:mod:`citylink.subscriptions`), and
+a key that is not an admin's lists, reads, updates and deletes only its own subscriptions — another's
+answers 404, as one that does not exist.  Admins reach them all.  Who created a subscription is recorded
+and shown as ``createdBy``, a CityLink extension, as is ``notification.lastFailureReason``.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from ..subscriptions.model import ACCEPTS, FORMATS, representation
 from . import context, ldcontext
-from .auth import caller, scoped_router
+from .auth import caller, scoped_router, viewer
 from .bodies import JSON_TYPES, json_body
 from .problems import NgsiError
 
@@ -105,8 +108,23 @@ def creation_context(request: Request, doc: Any) -> str:
     return str(request.base_url).rstrip("/") + context.CONTEXT_PATH
 
 
+def owner(request: Request) -> str | None:
+    """The API key a request acts for — a subscription it creates is that key's; None for the bootstrap admin
+    key (or --insecure-no-auth)."""
+    v = viewer(request)
+    if v.key_id is None and not v.admin:
+        raise NgsiError("Forbidden", "Authorization: a subscription belongs to an API key; send one as "
+                                     "'Authorization: Bearer <key>'")
+    return v.key_id
+
+
+def reachable(request: Request) -> str | None:
+    """Whose subscriptions a request may list and change: its key's own, or every one (None) for an admin."""
+    return None if viewer(request).admin else owner(request)
+
+
 def router(platform) -> APIRouter:
-    r = scoped_router("admin", prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
+    r = scoped_router("reader", prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
     subs = platform.subscriptions
     max_body = platform.settings.max_body_bytes
 
@@ -124,7 +142,7 @@ def router(platform) -> APIRouter:
         doc = await json_body(request, max_body)
         if isinstance(doc, dict) and "jsonldContext" not in doc:
             doc = {**doc, "jsonldContext": creation_context(request, doc)}
-        row = subs.create(doc, caller(request))
+        row = subs.create(doc, caller(request), owner(request))
         return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/subscriptions/{quote(row.id, safe=':')}"})
 
     @r.get("/subscriptions", summary="Query subscriptions",
@@ -135,7 +153,7 @@ def router(platform) -> APIRouter:
     def query(request: Request):
         limit, offset = _int(request, "limit", 20, MAX_LIMIT), _int(request, "offset", 0)
         sys_attrs = _sys_attrs(request)
-        rows, total = subs.list(limit, offset)
+        rows, total = subs.list(limit, offset, reachable(request))
         now = platform.clock.now_us()
         headers = {"NGSILD-Results-Count": str(total)} if request.query_params.get("count") == "true" else None
         return show(request, [representation(x, now, sys_attrs=sys_attrs) for x in rows], headers=headers)
@@ -144,18 +162,19 @@ def router(platform) -> APIRouter:
            openapi_extra={"parameters": [_param("options", "sysAttrs: createdAt and modifiedAt")]})
     def retrieve(subscription_id: str, request: Request):
         sys_attrs = _sys_attrs(request)
-        return show(request, representation(subs.get(subscription_id), platform.clock.now_us(), sys_attrs=sys_attrs))
+        return show(request, representation(subs.get(subscription_id, reachable(request)), platform.clock.now_us(),
+                                            sys_attrs=sys_attrs))
 
     @r.patch("/subscriptions/{subscription_id:path}", summary="Update a subscription", status_code=204,
              openapi_extra=_body_doc([]))
     async def update(subscription_id: str, request: Request):
         fragment = await json_body(request, max_body)
-        subs.update(subscription_id, fragment)
+        subs.update(subscription_id, fragment, reachable(request))
         return Response(status_code=204)
 
     @r.delete("/subscriptions/{subscription_id:path}", summary="Delete a subscription", status_code=204)
-    def delete(subscription_id: str):
-        subs.delete(subscription_id)
+    def delete(subscription_id: str, request: Request):
+        subs.delete(subscription_id, reachable(request))
         return Response(status_code=204)
 
     return r

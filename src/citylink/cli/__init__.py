@@ -74,7 +74,8 @@ def fail(msg: str, code: int = 1):
     raise typer.Exit(code)
 
 
-from . import demo, ingest, keys, serve, simulate, specs, sources  # noqa: E402,F401  (register commands)
+# the command modules register their commands on import
+from . import audit, demo, ingest, keys, opendata, serve, simulate, sources, specs, users  # noqa: E402,F401
 
 
 def main() -> None:

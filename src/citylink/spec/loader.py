@@ -23,11 +23,12 @@ import jsonschema
 import yaml
 
 from ..errors import SpecError, SpecProblem
-from .model import (API_SOURCE, CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, EntityTypeSpec, Label,
-                    ServiceSpec, SourceSpec, SpecFile, SpecSet, duration_seconds)
+from .model import (API_SOURCE, CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, DepartmentList,
+                    DepartmentSpec, EntityTypeSpec, Label, OpenDataSpec, ServiceSpec, SourceSpec, SpecFile, SpecSet,
+                    duration_seconds)
 from .yamlloc import load_located
 
-FORMATS = {"service/1": "service", "source/1": "source"}
+FORMATS = {"service/1": "service", "source/1": "source", "departments/1": "departments"}
 RESERVED_SOURCES = frozenset({API_SOURCE})
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -93,6 +94,10 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
             problems.append(SpecProblem("duplicate_id", sf.file, sf.line(("id",)), "id",
                                         f"service {svc.id!r} is also defined in {specs.services[svc.id].origin.file}"))
         specs.services[svc.id] = svc
+    for kind, sf in parsed:
+        if kind == "departments":
+            _departments(sf, specs, problems)
+    _check_departments(specs, problems)
     for kind, sf in parsed:
         if kind != "source":
             continue
@@ -174,19 +179,25 @@ def _parse(label: str, text: str, problems: list[SpecProblem]) -> SpecFile | Non
         problems.append(SpecProblem("yaml_syntax", label, mark.line + 1 if mark else None, "",
                                     f"YAML syntax: {getattr(e, 'problem', None) or e}"))
         return None
+    known = ", ".join([*FORMATS, "devices/1"])
     if not isinstance(data, dict) or "citylink" not in data:
-        problems.append(SpecProblem("not_a_spec", label, 1, "citylink",
-                                    "missing 'citylink:' (service/1, source/1 or devices/1)"))
+        problems.append(SpecProblem("not_a_spec", label, 1, "citylink", f"missing 'citylink:' ({known})"))
         return None
     fmt = data["citylink"]
     if fmt not in FORMATS and fmt != "devices/1":
         problems.append(SpecProblem("unknown_format", label, lines.find(("citylink",)), "citylink",
-                                    f"unknown spec format {fmt!r} (known: service/1, source/1, devices/1)"))
+                                    f"unknown spec format {fmt!r} (known: {known})"))
         return None
     return SpecFile(label, text, data, lines, hashlib.sha256(text.encode()).hexdigest())
 
 
 _UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected")
+
+
+def schema_problems(sf: SpecFile, kind: str) -> list[SpecProblem]:
+    """The problems of one parsed document against the JSON Schema of ``kind`` (``schema/<kind>.schema.json``),
+    each located like a spec's (the open data tables' metadata use it)."""
+    return [_schema_problem(sf, err) for err in validator(kind).iter_errors(sf.data)]
 
 
 def _schema_problem(sf: SpecFile, err: jsonschema.ValidationError) -> SpecProblem:
@@ -213,6 +224,38 @@ def _schema_problem(sf: SpecFile, err: jsonschema.ValidationError) -> SpecProble
 
 def _label(raw, fallback):
     return Label.of(raw, fallback) if raw else Label(fallback, fallback)
+
+
+def _departments(sf: SpecFile, specs: SpecSet, problems: list[SpecProblem]) -> None:
+    d = sf.data
+    if d["id"] in specs.department_lists:
+        problems.append(SpecProblem("duplicate_id", sf.file, sf.line(("id",)), "id", f"departments {d['id']!r} "
+                                    f"are also defined in {specs.department_lists[d['id']].origin.file}"))
+        return
+    seen = {dep: dl.origin.file for dl in specs.department_lists.values() for dep in dl.departments}
+    deps = {}
+    for dep_id, dep in d["departments"].items():
+        if dep_id in seen:
+            problems.append(SpecProblem("duplicate_id", sf.file, sf.line(("departments", dep_id)),
+                                        f"departments.{dep_id}", f"department {dep_id!r} is also defined in "
+                                                                 f"{seen[dep_id]}"))
+            continue
+        notify = dep.get("notify", {})
+        deps[dep_id] = DepartmentSpec(dep_id, Label.of(dep["name"], dep_id), tuple(dep.get("contacts", ())),
+                                      tuple(notify.get("webhooks", ())), tuple(notify.get("email", ())))
+    specs.department_lists[d["id"]] = DepartmentList(d["id"], d["version"], deps, sf)
+
+
+def _check_departments(specs: SpecSet, problems: list[SpecProblem]) -> None:
+    """Once the departments are written down, every service names one of them."""
+    if not specs.department_lists:
+        return
+    known = specs.departments
+    for svc in specs.services.values():
+        if svc.department not in known:
+            problems.append(SpecProblem("unknown_department", svc.origin.file, svc.origin.line(("department",)),
+                                        "department", f"{svc.department!r} is not in the departments "
+                                                      f"(known: {', '.join(sorted(known))})", svc.department))
 
 
 def _service(sf: SpecFile, problems) -> ServiceSpec:
@@ -256,7 +299,7 @@ def _service(sf: SpecFile, problems) -> ServiceSpec:
         visibility=default_vis, reporting_interval_s=duration_seconds(d.get("reporting_interval")),
         offline_grace_s=duration_seconds(d.get("offline_grace")), entity_types=types,
         description=Label.of(d["description"], "") if d.get("description") else None,
-        changelog=d.get("changelog", []), origin=sf)
+        changelog=d.get("changelog", []), origin=sf, open_data=OpenDataSpec.of(d.get("open_data")))
 
 
 def _source(sf: SpecFile) -> SourceSpec:

@@ -88,6 +88,26 @@ class SpecFile:
         return self.lines.find(path)
 
 
+@dataclass(frozen=True)
+class OpenDataSpec:
+    """A service's ``open_data:`` block: published in the open data catalogue (:mod:`citylink.opendata`)
+    under this licence, with this update frequency (None: the reporting interval's) and keywords."""
+    licence: str
+    update_frequency: str | None = None
+    keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)   # ko / en → words
+    title: Label | None = None
+    description: Label | None = None
+
+    @classmethod
+    def of(cls, raw: dict | None) -> "OpenDataSpec | None":
+        if raw is None:
+            return None
+        words = raw.get("keywords") or {}
+        return cls(raw["licence"], raw.get("update_frequency"), {k: tuple(v) for k, v in words.items()},
+                   Label.of(raw["title"], "") if raw.get("title") else None,
+                   Label.of(raw["description"], "") if raw.get("description") else None)
+
+
 @dataclass
 class ServiceSpec:
     id: str
@@ -101,6 +121,7 @@ class ServiceSpec:
     description: Label | None
     changelog: list[dict]
     origin: SpecFile
+    open_data: OpenDataSpec | None = None
 
     def attribute(self, type_name: str, attr: str) -> AttributeSpec | None:
         et = self.entity_types.get(type_name)
@@ -135,13 +156,43 @@ class SourceSpec:
         return self.status == "live"
 
 
+@dataclass(frozen=True)
+class DepartmentSpec:
+    """A department of the district: it owns services, holds keys and accounts, and receives alarms."""
+    id: str
+    name: Label
+    contacts: tuple[dict, ...] = ()
+    webhooks: tuple[dict, ...] = ()     # {url, secret_env}: the secret is in that environment variable
+    emails: tuple[str, ...] = ()
+
+
+@dataclass
+class DepartmentList:
+    """A ``departments/1`` document (``departments.yaml``): versioned and applied like a spec."""
+    id: str
+    version: str
+    departments: dict[str, DepartmentSpec]
+    origin: SpecFile
+
+
 @dataclass
 class SpecSet:
-    """Every service and source spec in force, plus the store's version ids of each."""
+    """Every service and source spec in force, the departments, plus the store's version ids of each."""
 
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     sources: dict[str, SourceSpec] = field(default_factory=dict)
+    department_lists: dict[str, DepartmentList] = field(default_factory=dict)
     version_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, id) → spec_versions.id
+
+    @property
+    def departments(self) -> dict[str, DepartmentSpec]:
+        """Every department declared; without a ``departments/1`` document, the services' owners, named by
+        their ids (a deployment that has not written its departments down yet)."""
+        declared = {d.id: d for dl in self.department_lists.values() for d in dl.departments.values()}
+        if declared:
+            return declared
+        return {svc.department: DepartmentSpec(svc.department, Label(svc.department, svc.department))
+                for svc in self.services.values()}
 
     def service_of(self, source_id: str) -> ServiceSpec:
         return self.services[self.sources[source_id].service]

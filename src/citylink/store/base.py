@@ -48,17 +48,48 @@ class EntityRow(EntityInfo):
 
 @dataclass(frozen=True)
 class ApiKeyRow:
-    """A reader's API key as kept (its hash apart): who holds it, for which department, with which scopes."""
+    """A reader's API key as kept (its hash apart): who holds it, for which department, with which scopes;
+    ``user``: the staff account it belongs to, if any (the key stops working when the account is disabled)."""
     id: str
     holder: str
     department: str | None
     scopes: tuple[str, ...]
     created_at: int
     revoked_at: int | None = None
+    user: str | None = None
 
     @classmethod
     def of(cls, row) -> "ApiKeyRow":
-        return cls(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5])
+        return cls(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5], row[6])
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A staff account (its password hash apart): its department (None: district-wide) and scopes."""
+    login: str
+    name: str
+    department: str | None
+    scopes: tuple[str, ...]
+    created_at: int
+    disabled_at: int | None = None
+    has_password: bool = False
+
+    @classmethod
+    def of(cls, row) -> "UserRow":
+        return cls(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5], bool(row[6]))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who (``reader``, and the key's id) asked what, and what they got."""
+    at: int
+    reader: str
+    key_id: str | None
+    method: str
+    path: str
+    query: str
+    status: int
+    purpose: str | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +140,7 @@ class SubscriptionRow:
     last_success: int | None = None
     last_failure: int | None = None
     last_failure_reason: str | None = None
+    owner: str | None = None   # the reader's API key it acts for (api_keys.id); None: the bootstrap admin
 
 
 def migrations(engine: str) -> list[tuple[int, str, str]]:
@@ -221,33 +253,92 @@ class Store(ABC):
     def config_revision(self) -> int:
         """Bumped by every spec apply and device import: the running platform reloads on change."""
 
-    # -- readers' API keys (the SQL is the same on both engines) --------------------------------
+    # -- readers' API keys, staff accounts, the audit log (the SQL is the same on both engines) -----------
     def add_api_key(self, row: "ApiKeyRow", sha256: str) -> None:
         with self._tx() as c:
-            c.execute(f"INSERT INTO api_keys(id, sha256, holder, department, scopes, created_at) "
-                      f"VALUES ({','.join([self.PH] * 6)})",
-                      (row.id, sha256, row.holder, row.department, " ".join(row.scopes), row.created_at))
+            c.execute(f"INSERT INTO api_keys(id, sha256, holder, department, scopes, created_at, user_login) "
+                      f"VALUES ({','.join([self.PH] * 7)})",
+                      (row.id, sha256, row.holder, row.department, " ".join(row.scopes), row.created_at, row.user))
 
-    _KEY_COLS = "id, holder, department, scopes, created_at, revoked_at"
+    _KEY_COLS = "k.id, k.holder, k.department, k.scopes, k.created_at, k.revoked_at, k.user_login"
 
     def api_key(self, sha256: str) -> "ApiKeyRow | None":
-        """The unrevoked key with this hash."""
-        row = self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys WHERE sha256={self.PH} AND revoked_at IS NULL",
+        """The key with this hash, unless it is revoked or its user is disabled."""
+        row = self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys k LEFT JOIN users u ON u.login = k.user_login "
+                              f"WHERE k.sha256={self.PH} AND k.revoked_at IS NULL AND u.disabled_at IS NULL",
                               (sha256,)).fetchone()
         return ApiKeyRow.of(row) if row else None
 
     def api_keys(self) -> "list[ApiKeyRow]":
         return [ApiKeyRow.of(r) for r in
-                self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys ORDER BY created_at, id").fetchall()]
+                self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys k ORDER BY k.created_at, k.id").fetchall()]
+
+    def api_key_by_id(self, key_id: str) -> "ApiKeyRow | None":
+        """The key with this id while it is valid, as :meth:`api_key` finds keys (not revoked, its user not
+        disabled): whom a subscription acts for."""
+        row = self._r.execute(f"SELECT {self._KEY_COLS} FROM api_keys k LEFT JOIN users u ON u.login = k.user_login "
+                              f"WHERE k.id={self.PH} AND k.revoked_at IS NULL AND u.disabled_at IS NULL",
+                              (key_id,)).fetchone()
+        return ApiKeyRow.of(row) if row else None
 
     def revoke_api_key(self, key_id: str, now: int) -> bool:
         """False when no unrevoked key has this id."""
+        return self._stamp_once("api_keys", "id", key_id, "revoked_at", now)
+
+    def _stamp_once(self, table: str, key_col: str, key: str, col: str, now: int) -> bool:
+        """Set the time ``col`` of the row whose ``key_col`` is ``key``, if it is not set yet; False when no
+        such row is without it."""
         with self._tx() as c:
-            found = c.execute(f"SELECT 1 FROM api_keys WHERE id={self.PH} AND revoked_at IS NULL",
-                              (key_id,)).fetchone()
+            found = c.execute(f"SELECT 1 FROM {table} WHERE {key_col}={self.PH} AND {col} IS NULL", (key,)).fetchone()
             if found:
-                c.execute(f"UPDATE api_keys SET revoked_at={self.PH} WHERE id={self.PH}", (now, key_id))
+                c.execute(f"UPDATE {table} SET {col}={self.PH} WHERE {key_col}={self.PH}", (now, key))
         return bool(found)
+
+    _USER_COLS = "login, name, department, scopes, created_at, disabled_at, password_hash IS NOT NULL"
+
+    def add_user(self, row: "UserRow", password_hash: str | None) -> bool:
+        """False when the login is taken (by an account, disabled or not)."""
+        with self._tx() as c:
+            if c.execute(f"SELECT 1 FROM users WHERE login={self.PH}", (row.login,)).fetchone():
+                return False
+            c.execute(f"INSERT INTO users(login, name, department, scopes, password_hash, created_at) "
+                      f"VALUES ({','.join([self.PH] * 6)})",
+                      (row.login, row.name, row.department, " ".join(row.scopes), password_hash, row.created_at))
+        return True
+
+    def user(self, login: str) -> "tuple[UserRow, str | None] | None":
+        """An account and its password hash (disabled accounts too: the caller decides)."""
+        row = self._r.execute(f"SELECT {self._USER_COLS}, password_hash FROM users WHERE login={self.PH}",
+                              (login,)).fetchone()
+        return (UserRow.of(row), row[7]) if row else None
+
+    def users(self) -> "list[UserRow]":
+        return [UserRow.of(r) for r in
+                self._r.execute(f"SELECT {self._USER_COLS} FROM users ORDER BY login").fetchall()]
+
+    def disable_user(self, login: str, now: int) -> bool:
+        """False when no enabled account has this login."""
+        return self._stamp_once("users", "login", login, "disabled_at", now)
+
+    def add_audit(self, entries: "list[AuditEntry]") -> None:
+        with self._tx() as c:
+            c.executemany(f"INSERT INTO audit_log(at, reader, key_id, method, path, query, status, purpose) "
+                          f"VALUES ({','.join([self.PH] * 8)})",
+                          [(e.at, e.reader, e.key_id, e.method, e.path, e.query, e.status, e.purpose) for e in entries])
+
+    def audit(self, *, since: int | None = None, key_id: str | None = None, path_prefix: str | None = None,
+              limit: int = 100) -> "list[AuditEntry]":
+        """The newest entries first, filtered by time, key and path."""
+        where, args = [], []
+        for cond, arg in ((f"at >= {self.PH}", since), (f"key_id = {self.PH}", key_id),
+                          (f"path LIKE {self.PH} ESCAPE '\\'", None if path_prefix is None else
+                           path_prefix.replace("%", r"\%").replace("_", r"\_") + "%")):
+            if arg is not None:
+                where.append(cond)
+                args.append(arg)
+        sql = ("SELECT at, reader, key_id, method, path, query, status, purpose FROM audit_log"
+               + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY at DESC, id DESC LIMIT {self.PH}")
+        return [AuditEntry(*r) for r in self._r.execute(sql, (*args, limit)).fetchall()]
 
     @abstractmethod
     def add_token(self, source: str, sha256: str, label: str | None, now: int) -> int: ...
@@ -382,7 +473,8 @@ class Store(ABC):
     def catalogue(self, exclude_sources: set[str] | None = None, scope: list[tuple[str, str]] | None = None
                   ) -> tuple[dict[str, int], list[tuple]]:
         """What is in the store, for type and attribute discovery: {type: entity count}, and rows of
-        (type, attribute name, IRI, kind, entities having it); ``scope`` as for :meth:`entities`."""
+        (service, type, attribute name, IRI, kind, entities having it) — by service, as what a reader may
+        see of a type depends on the service; ``scope`` as for :meth:`entities`."""
         ex = sorted(exclude_sources or ())
         where, args = ([f"e.source NOT IN ({','.join([self.PH] * len(ex))})"] if ex else []), list(ex)
         if scope is not None:
@@ -392,9 +484,10 @@ class Store(ABC):
         w = (" WHERE " + " AND ".join(where)) if where else ""
         r = self._r
         types = dict(r.execute(f"SELECT e.type, count(*) FROM entities e{w} GROUP BY e.type", args).fetchall())
-        attrs = r.execute("SELECT e.type, a.name, a.iri, a.kind, count(DISTINCT x.eid) FROM entity_attrs x "
-                          f"JOIN entities e ON e.eid = x.eid JOIN attributes a ON a.aid = x.aid{w} "
-                          "GROUP BY e.type, a.name, a.iri, a.kind ORDER BY a.name, e.type", args).fetchall()
+        attrs = r.execute("SELECT e.service, e.type, a.name, a.iri, a.kind, count(DISTINCT x.eid) "
+                          f"FROM entity_attrs x JOIN entities e ON e.eid = x.eid JOIN attributes a ON a.aid = x.aid{w} "
+                          "GROUP BY e.service, e.type, a.name, a.iri, a.kind ORDER BY a.name, e.type, e.service",
+                          args).fetchall()
         return types, [tuple(a) for a in attrs]
 
     @abstractmethod
@@ -404,6 +497,45 @@ class Store(ABC):
         have instances in [start, end), with the ``methods`` (of :data:`AGG_METHODS`) computed in the
         database.  An entity's series come together, by attribute name and datasetId.  More than
         :data:`MAX_PERIODS` periods in all raise :class:`TooManyPeriods`."""
+
+    # -- open data (the SQL is shared: store/opendata.py) ---------------------------------------
+    US_SQL = "{}"   # an instant column as integer µs (SQLite keeps them so; PostgreSQL converts)
+
+    def instant(self, us: int):
+        """An instant (µs) as this engine's driver takes it."""
+        return us
+
+    def stream(self, statements, chunk: int = 2000):
+        """The rows of each read statement ``(sql, args)`` in turn, ``chunk`` at a time, from a connection of
+        the caller's own (PostgreSQL: through a server-side cursor), so that a long read is never in memory
+        whole; the connection is closed when the generator is."""
+        raise NotImplementedError
+
+    def history_chunks(self, scopes, start: int, end: int, *, bbox=None, exclude_sources=(), chunk: int = 2000):
+        """Chunks of history rows (:data:`citylink.store.opendata.HISTORY_SQL`) of these
+        :class:`~citylink.store.opendata.HistoryScope` in [start, end), in time order, read a day at a time."""
+        from . import opendata
+        return self.stream(opendata.history_statements(self, scopes, start, end, bbox=bbox,
+                                                       exclude_sources=exclude_sources), chunk)
+
+    def put_open_table(self, table_id: str, meta: str, columns: list[str], rows, now: int, by: str | None) -> int:
+        """Replace an uploaded table (its rows: lists of cells) in one transaction; returns its version."""
+        from . import opendata
+        return opendata.put_table(self, table_id, meta, columns, rows, now, by)
+
+    def open_tables(self, table_id: str | None = None):
+        """The uploaded tables (:class:`~citylink.store.opendata.OpenTableRow`), or the one of this id."""
+        from . import opendata
+        return opendata.tables(self, table_id)
+
+    def delete_open_table(self, table_id: str) -> bool:
+        from . import opendata
+        return opendata.delete_table(self, table_id)
+
+    def open_table_chunks(self, table_id: str, chunk: int = 2000):
+        """Chunks of an uploaded table's rows: 1-tuples of the cells as JSON text, in upload order."""
+        from . import opendata
+        return self.stream([opendata.table_statement(self, table_id)], chunk)
 
     # -- subscriptions -----------------------------------------------------------------------
     @abstractmethod
@@ -415,8 +547,10 @@ class Store(ABC):
     def subscription(self, sub_id: str) -> SubscriptionRow | None: ...
 
     @abstractmethod
-    def subscriptions(self, limit: int | None = None, offset: int = 0) -> tuple[list[SubscriptionRow], int]:
-        """Subscriptions in creation order (``limit`` None: all of them), and how many there are."""
+    def subscriptions(self, limit: int | None = None, offset: int = 0, owner: str | None = None
+                      ) -> tuple[list[SubscriptionRow], int]:
+        """Subscriptions in creation order (``limit`` None: all of them), and how many there are; ``owner``:
+        only those of this API key."""
 
     @abstractmethod
     def update_subscription(self, sub_id: str, body: dict, is_active: bool, expires_at: int | None,

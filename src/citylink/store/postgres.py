@@ -920,22 +920,42 @@ WHERE e.id = ANY(%(ids)s::text[])"""
         ent.attrs = [self._attr(a) for a in rows]
         return ent
 
+    # -- open data: long reads on a connection of their own ------------------------------------------
+    US_SQL = "(extract(epoch FROM {}) * 1000000)::bigint"   # exact: extract gives a numeric
+
+    def instant(self, us):
+        return from_us(us)
+
+    def stream(self, statements, chunk=2000):
+        c = self._connect()
+        try:
+            with c.transaction():   # a server-side cursor lives in a transaction
+                for i, (sql, args) in enumerate(statements):
+                    with c.cursor(name=f"citylink_stream_{i}") as cur:
+                        cur.execute(sql, args)
+                        while rows := cur.fetchmany(chunk):
+                            yield rows
+        finally:
+            c.close()
+
     # -- subscriptions -------------------------------------------------------------------------
     _SUB_SQL = ("SELECT s.id, s.body, s.created_by, s.created_at, s.modified_at, s.is_active, s.expires_at, "
                 "coalesce(t.times_sent, 0), coalesce(t.times_failed, 0), t.last_notification, t.last_success, "
-                "t.last_failure, t.last_failure_reason FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
+                "t.last_failure, t.last_failure_reason, s.owner "
+                "FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
 
     @staticmethod
     def _subscription(r) -> SubscriptionRow:
         return SubscriptionRow(r[0], r[1], r[2], to_us(r[3]), to_us(r[4]), r[5], _us(r[6]), r[7], r[8],
-                               _us(r[9]), _us(r[10]), _us(r[11]), r[12])
+                               _us(r[9]), _us(r[10]), _us(r[11]), r[12], r[13])
 
     def put_subscription(self, row):
         with self._tx() as c:
-            cur = c.execute("INSERT INTO subscriptions VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+            cur = c.execute("INSERT INTO subscriptions(id, body, created_by, created_at, modified_at, is_active, "
+                            "expires_at, owner) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
                             (row.id, Jsonb(row.body), row.created_by, from_us(row.created_at),
                              from_us(row.modified_at), row.is_active,
-                             None if row.expires_at is None else from_us(row.expires_at)))
+                             None if row.expires_at is None else from_us(row.expires_at), row.owner))
             if cur.rowcount == 0:
                 return False
             c.execute("INSERT INTO subscription_status(id) VALUES (%s)", (row.id,))
@@ -945,10 +965,12 @@ WHERE e.id = ANY(%(ids)s::text[])"""
         row = self._r.execute(self._SUB_SQL + " WHERE s.id=%s", (sub_id,)).fetchone()
         return self._subscription(row) if row else None
 
-    def subscriptions(self, limit=None, offset=0):
+    def subscriptions(self, limit=None, offset=0, owner=None):
         r = self._r
-        total = r.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
-        rows = r.execute(self._SUB_SQL + " ORDER BY s.created_at, s.id LIMIT %s OFFSET %s", (limit, offset)).fetchall()
+        where, args = (" WHERE s.owner=%s", [owner]) if owner is not None else ("", [])
+        total = r.execute("SELECT count(*) FROM subscriptions s" + where, args).fetchone()[0]
+        rows = r.execute(self._SUB_SQL + where + " ORDER BY s.created_at, s.id LIMIT %s OFFSET %s",
+                         [*args, limit, offset]).fetchall()
         return [self._subscription(x) for x in rows], total
 
     def update_subscription(self, sub_id, body, is_active, expires_at, now):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import threading
+from itertools import islice
 from pathlib import Path
 
 import apsw
 import orjson
 
 from ..errors import StoreError
-from ..normalize.records import OUTCOME_NAMES, PENDING, QUARANTINED, NormalizedBatch, RawMessage
+from ..normalize.records import OUTCOME_NAMES, QUARANTINED, NormalizedBatch, RawMessage
 from ..query import qlang
 from ..query.geo import sqlite_geo
 from ..query.sql import SQLITE, compile_q, sqlite_regexp
@@ -554,10 +555,26 @@ FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid 
         ent.attrs = [AttrRow(*a) for a in rows]
         return ent
 
+    # -- open data: long reads on a connection of their own ------------------------------------------
+    def stream(self, statements, chunk=2000):
+        c = self._connect()   # a read transaction of its own (WAL): the writer goes on meanwhile
+        # a long read passes through pages once: a small cache, no memory map (mapped pages would stay in the
+        # process's resident set, growing with the range read)
+        c.execute("PRAGMA cache_size=-8192")
+        c.execute("PRAGMA mmap_size=0")
+        try:
+            for sql, args in statements:
+                cur = c.execute(sql, args)
+                while rows := list(islice(cur, chunk)):   # apsw steps the statement as rows are taken
+                    yield rows
+        finally:
+            c.close(True)
+
     # -- subscriptions -------------------------------------------------------------------------
     _SUB_SQL = ("SELECT s.id, s.body, s.created_by, s.created_at, s.modified_at, s.is_active, s.expires_at, "
                 "coalesce(t.times_sent, 0), coalesce(t.times_failed, 0), t.last_notification, t.last_success, "
-                "t.last_failure, t.last_failure_reason FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
+                "t.last_failure, t.last_failure_reason, s.owner "
+                "FROM subscriptions s LEFT JOIN subscription_status t USING(id)")
 
     @staticmethod
     def _subscription(r) -> SubscriptionRow:
@@ -567,9 +584,10 @@ FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid 
         with self._tx() as c:
             if c.execute("SELECT 1 FROM subscriptions WHERE id=?", (row.id,)).fetchone():
                 return False
-            c.execute("INSERT INTO subscriptions VALUES (?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO subscriptions(id, body, created_by, created_at, modified_at, is_active, expires_at, "
+                      "owner) VALUES (?,?,?,?,?,?,?,?)",
                       (row.id, orjson.dumps(row.body).decode(), row.created_by, row.created_at, row.modified_at,
-                       int(row.is_active), row.expires_at))
+                       int(row.is_active), row.expires_at, row.owner))
             c.execute("INSERT OR REPLACE INTO subscription_status(id) VALUES (?)", (row.id,))
             return True
 
@@ -578,11 +596,12 @@ FROM observations x JOIN attributes a ON a.aid = x.aid JOIN entities e ON e.eid 
         row = r.execute(self._SUB_SQL + " WHERE s.id=?", (sub_id,)).fetchone()
         return self._subscription(row) if row else None
 
-    def subscriptions(self, limit=None, offset=0):
+    def subscriptions(self, limit=None, offset=0, owner=None):
         r = self._w if self.memory else self._r
-        total = r.execute("SELECT count(*) FROM subscriptions").fetchone()[0]
-        rows = r.execute(self._SUB_SQL + " ORDER BY s.created_at, s.id LIMIT ? OFFSET ?",
-                         (-1 if limit is None else limit, offset)).fetchall()
+        where, args = (" WHERE s.owner=?", [owner]) if owner is not None else ("", [])
+        total = r.execute("SELECT count(*) FROM subscriptions s" + where, args).fetchone()[0]
+        rows = r.execute(self._SUB_SQL + where + " ORDER BY s.created_at, s.id LIMIT ? OFFSET ?",
+                         [*args, -1 if limit is None else limit, offset]).fetchall()
         return [self._subscription(x) for x in rows], total
 
     def update_subscription(self, sub_id, body, is_active, expires_at, now):

@@ -4,11 +4,15 @@
    finds the entities the batch changed and the attribute IRIs changed on each, and matches them in
    memory against the active subscriptions: entity id and ``idPattern`` (and type, when the batch
    announces the entity), ``watchedAttributes`` by short name or IRI.  No subscriptions: it returns at
-   once; otherwise it costs a pass over the batch's rows and hands (subscription, entity ids) to the
-   notifier.  No database, no HTTP.
+   once; otherwise it costs a pass over the batch's rows and hands (subscription, {entity id: attribute
+   IRIs changed}) to the notifier.  No database, no HTTP.
 2. On a delivery thread, :meth:`Matcher.select` asks the store for those entities with the
    subscription's ``q`` and ``geoQ`` — the query API's own code — and keeps those of a wanted type;
-   what it returns is what the notification carries.
+   what it returns is what the notification carries.  It reads as the subscription's owner (a
+   :class:`~citylink.access.View`, as a query of that key would): only entities of the (service, type)
+   pairs in which the owner may see everything the subscription filters on, only those of which an
+   attribute the owner may see changed (a hidden value's change does not even show as a notification),
+   with only the attributes the owner may see.
 
 So ``q`` and ``geoQ`` mean exactly what they mean in ``GET /entities``, evaluated on the entity as it is
 when the notification goes (after a throttling pause, on the newest values).  Changes come from
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable
 
+from ..access import View
 from ..api import context
 from ..normalize.records import NormalizedBatch
 from ..store.base import EntityRow
@@ -31,7 +36,7 @@ SELECT_CHUNK = 500   # entity ids per store query
 
 
 class Matcher:
-    def __init__(self, platform, enqueue: Callable[[str, Iterable[str]], None]):
+    def __init__(self, platform, enqueue: Callable[[str, dict[str, set[str]]], None]):
         self.platform = platform
         self.enqueue = enqueue
         self._subs: tuple[Subscription, ...] = ()
@@ -62,9 +67,9 @@ class Matcher:
         for sub in subs:
             if not sub.live(now):
                 continue
-            ids = [eid for eid, iris in changed.items() if self._wants(sub, eid, iris, names, batch)]
-            if ids:
-                self.enqueue(sub.id, ids)
+            wanted = {eid: iris for eid, iris in changed.items() if self._wants(sub, eid, iris, names, batch)}
+            if wanted:
+                self.enqueue(sub.id, wanted)
 
     def _wants(self, sub: Subscription, entity_id: str, iris: set[str], names: dict[str, str],
                batch: NormalizedBatch) -> bool:
@@ -95,18 +100,24 @@ class Matcher:
         return wanted == etype or self._types.get(wanted) == etype
 
     # -- step 2: on a delivery thread ------------------------------------------------------------------
-    def select(self, sub: Subscription, entity_ids: set[str]) -> list[EntityRow]:
-        """Those of these entities the subscription wants now, with their current attributes."""
+    def select(self, sub: Subscription, changes: dict[str, set[str]], view: View) -> list[EntityRow]:
+        """Those of the changed entities (id → attribute IRIs changed) the subscription wants now, with
+        their current attributes, as ``view`` (its owner's) shows them."""
         from ..api.ngsi_ld import unpublished
+        scope = view.scope(geo=sub.geo is not None, names=sub.filtered())
+        if scope == []:   # the owner may see none of what it filters on, anywhere
+            return []
         hidden = unpublished(self.platform)
-        ids = sorted(entity_ids)
+        ids = sorted(changes)
         out: list[EntityRow] = []
         for i in range(0, len(ids), SELECT_CHUNK):
             chunk = ids[i:i + SELECT_CHUNK]
             rows, _ = self.platform.store.entities(ids=chunk, q=sub.q, geo=sub.geo, exclude_sources=hidden,
-                                                   limit=len(chunk), count=False)
-            out += [e for e in rows if not sub.entities
-                    or any(s.matches_id(e.id) and self.type_matches(s.type, e.type) for s in sub.entities)]
+                                                   limit=len(chunk), count=False, scope=scope)
+            out += [view.shown(e) for e in rows
+                    if (not sub.entities or any(s.matches_id(e.id) and self.type_matches(s.type, e.type)
+                                                for s in sub.entities))
+                    and (view.unrestricted or any(view.attribute_visible(e, iri) for iri in changes[e.id]))]
         return out
 
 

@@ -11,6 +11,11 @@ not do yet (periodic notifications, temporal and scope queries) are refused as `
 rather than silently ignored.  The document is kept as normalised here (defaults written out, the id
 generated); what the system keeps about it (status, delivery counters, who made it) is added on the way
 out by :func:`representation`, and dropped on the way in, so a client may send back what it read.
+
+A subscription acts for the API key that made it (its *owner*, kept beside the document; None for the
+bootstrap admin key): what it names — ``watchedAttributes``, ``q``, ``notification.attributes``, ``geoQ`` —
+counts only where the owner may see all of it (:meth:`Subscription.filtered`, as a query's filters do), so a
+name the owner may never see is accepted and matches nothing rather than telling that such data exists.
 """
 from __future__ import annotations
 
@@ -84,6 +89,13 @@ class Subscription:
     expires_at: int | None = None               # µs
     is_active: bool = True
     jsonld_context: str | None = None
+    owner: str | None = None                    # the API key it acts for; None: the bootstrap admin
+
+    def filtered(self) -> set[str]:
+        """The attribute names it filters on: its notifications come only from the (service, type) pairs in
+        which its owner may see every one of them (:meth:`citylink.access.View.scope`)."""
+        return set(self.watched or ()) | (qlang.attributes(self.q) if self.q is not None else set()) \
+            | set(self.attributes or ())
 
     def status(self, now_us: int) -> str:
         if self.expires_at is not None and self.expires_at <= now_us:
@@ -184,7 +196,9 @@ def merge(doc: dict, fragment: Any) -> dict:
 
 def from_row(row: SubscriptionRow) -> Subscription:
     """A stored subscription, checked when it was kept: parsed again (the trees are not stored)."""
-    return parse(row.body, generate_id=False)
+    sub = parse(row.body, generate_id=False)
+    sub.owner = row.owner
+    return sub
 
 
 def representation(row: SubscriptionRow, now_us: int, *, sys_attrs: bool = False) -> dict:

@@ -1,15 +1,17 @@
 """Delivering notifications: HTTP POSTs on threads of their own, never on the normalizer's.
 
-The matcher hands in (subscription id, entity ids that changed).  Per subscription the notifier keeps
-the set of entities waiting; a dispatcher thread gives a subscription's set to a delivery worker when
-the subscription is not being delivered already and its throttling period is over.  Changes that arrive
-meanwhile gather in the next set — coalesced, not lost — so a subscription with ``throttling: 60`` gets
-at most one notification a minute, with every entity that changed in it, as it is at sending time.
+The matcher hands in (subscription id, {entity id: attribute IRIs changed}).  Per subscription the
+notifier keeps the entities waiting, with what changed on each; a dispatcher thread gives a subscription's
+set to a delivery worker when the subscription is not being delivered already and its throttling period
+is over.  Changes that arrive meanwhile gather in the next set — coalesced, not lost — so a subscription
+with ``throttling: 60`` gets at most one notification a minute, with every entity that changed in it, as
+it is at sending time.
 
-A delivery asks the store which of the entities still match (``q``, ``geoQ`` — :meth:`Matcher.select`),
-renders them in the subscription's format, and POSTs the NGSI-LD Notification, retrying a failure that
-may pass (a timeout, no connection, 5xx, 408, 429) a bounded number of times with exponential backoff;
-then it records the result in the store (``timesSent``, ``lastSuccess`` or ``lastFailure`` and why).
+A delivery asks the store which of the entities still match (``q``, ``geoQ``, and what the
+subscription's owner may see — :meth:`Matcher.select`), renders them in the subscription's format, and
+POSTs the NGSI-LD Notification, retrying a failure that may pass (a timeout, no connection, 5xx, 408, 429)
+a bounded number of times with exponential backoff; then it records the result in the store
+(``timesSent``, ``lastSuccess`` or ``lastFailure`` and why).
 A receiver that never answers costs a worker at most ``attempts × timeout`` plus the backoff, and
 ingestion nothing.  Waiting notifications live in memory: a restart loses them (the data is in the
 store; the temporal API has it).
@@ -21,7 +23,7 @@ import queue
 import threading
 import time
 import uuid
-from typing import Callable, Iterable
+from typing import Callable
 
 import httpx
 import orjson
@@ -49,13 +51,14 @@ def notification(sub: Subscription, entities: list[EntityRow], at_us: int) -> di
 
 class Notifier:
     def __init__(self, store: Store, clock: Clock, *, lookup: Callable[[str], Subscription | None],
-                 select: Callable[[Subscription, set[str]], list[EntityRow]], timeout: float = 10.0,
+                 select: Callable[[Subscription, dict[str, set[str]]], list[EntityRow]], timeout: float = 10.0,
                  attempts: int = 3, backoff: float = 1.0, workers: int = 4):
         self.store, self.clock = store, clock
         self.lookup, self.select = lookup, select
         self.timeout, self.attempts, self.backoff = timeout, max(1, attempts), backoff
         self._cond = threading.Condition()
-        self._pending: dict[str, set[str]] = {}     # subscription id → entities changed, not yet notified
+        self._pending: dict[str, dict[str, set[str]]] = {}   # subscription id → entities changed, not yet
+        #                                                        notified → the attribute IRIs changed on each
         self._busy: set[str] = set()                # subscriptions being delivered now
         self._not_before: dict[str, float] = {}     # subscription id → monotonic time of its next notification
         self._work: queue.Queue = queue.Queue()
@@ -94,9 +97,12 @@ class Notifier:
             self._client.close()
 
     # -- what the matcher and the API call ----------------------------------------------------------
-    def enqueue(self, sub_id: str, entity_ids: Iterable[str]) -> None:
+    def enqueue(self, sub_id: str, changes: dict[str, set[str]]) -> None:
+        """Entities (id → attribute IRIs changed) to notify to a subscription, merged into what waits."""
         with self._cond:
-            self._pending.setdefault(sub_id, set()).update(entity_ids)
+            waiting = self._pending.setdefault(sub_id, {})
+            for eid, iris in changes.items():
+                waiting.setdefault(eid, set()).update(iris)
             self._cond.notify_all()
 
     def forget(self, sub_id: str) -> None:
@@ -139,10 +145,10 @@ class Notifier:
             job = self._work.get()
             if job is None:
                 return
-            sub_id, ids = job
+            sub_id, changes = job
             throttle = 0.0
             try:
-                throttle = self._deliver(sub_id, ids)
+                throttle = self._deliver(sub_id, changes)
             except Exception:
                 log.exception("subscription %s: the notification failed", sub_id)
             finally:
@@ -152,12 +158,12 @@ class Notifier:
                         self._not_before[sub_id] = time.monotonic() + throttle
                     self._cond.notify_all()
 
-    def _deliver(self, sub_id: str, ids: set[str]) -> float:
+    def _deliver(self, sub_id: str, changes: dict[str, set[str]]) -> float:
         """Send one notification if the subscription still wants it; its throttling (seconds) if one was sent."""
         sub = self.lookup(sub_id)
         if sub is None or self._stopping.is_set() or not sub.live(self.clock.now_us()):
             return 0.0
-        entities = self.select(sub, ids)
+        entities = self.select(sub, changes)
         if not entities:
             return 0.0
         at = self.clock.now_us()
