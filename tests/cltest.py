@@ -275,7 +275,14 @@ def pg_database(migrated: bool = False):
         pytest.skip("PostGIS is not installed on the PostgreSQL server (Debian: postgresql-15-postgis-3; "
                     ".ci/run installs it)")
     name = f"citylink_test_{secrets.token_hex(6)}"
-    admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {_pg_template(admin)}" if migrated else ""))
+    if not migrated:
+        admin.execute(f"CREATE DATABASE {name}")
+    else:
+        try:
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {_pg_template(admin)}")
+        except psycopg.errors.InvalidCatalogName:   # dropped by hand meanwhile: made again
+            _TEMPLATES.clear()
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {_pg_template(admin)}")
     try:
         yield f"{PG_SERVER}/{name}"
     finally:
@@ -289,8 +296,9 @@ _TEMPLATES: dict[str, str] = {}
 def _pg_template(admin) -> str:
     """The name of a database holding every migration of this checkout, made once per set of migrations (its
     name carries their hash) and copied for each test that starts a platform: PostGIS's extension and the
-    migrations take a test a second or more, a copy a tenth of that.  Templates of other migration sets are
-    dropped when not in use."""
+    migrations take a test a second or more, a copy a tenth of that.  Templates are never dropped here — a
+    run of another checkout (CI's clean clone, a branch with another migration) may be copying one — and any
+    ``citylink_tmpl_*`` database may be dropped by hand when no tests run: it is made again when needed."""
     import hashlib
 
     import psycopg
@@ -309,12 +317,6 @@ def _pg_template(admin) -> str:
             admin.execute(f"ALTER DATABASE {building} RENAME TO {name}")
         except psycopg.errors.DuplicateDatabase:           # another test process made it meanwhile
             admin.execute(f"DROP DATABASE {building}")
-        for (old,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'citylink_tmpl_%%' "
-                                    "AND datname <> %s", (name,)).fetchall():
-            try:
-                admin.execute(f"DROP DATABASE {old}")
-            except psycopg.Error:
-                pass   # in use by another run of the tests: it goes another time
     _TEMPLATES[name] = name
     return name
 
