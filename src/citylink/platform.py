@@ -28,6 +28,7 @@ from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
 from .errors import CityLinkError, SpecError, SpecProblem, UnknownSource
+from .health import HealthMonitor
 from .ids import RawIdGenerator
 from .normalize.pipeline import Limits, Normalizer
 from .normalize.records import PENDING, NormalizedBatch, RawMessage
@@ -87,6 +88,7 @@ class Platform:
         self.keys = KeyRing(self.store)             # readers' API keys → who they stand for
         self.key_rate = RateLimit(settings.key_requests_per_minute)
         self.audit = AuditLog(self.store)           # who read what
+        self.health = HealthMonitor(self)           # device and source health: a commit listener and a scheduler
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -191,6 +193,7 @@ class Platform:
             self.apply_specs([specs_dir])
         self.reload(force=True)
         self.subscriptions.start()   # listens for commits before the first batch (recovered ones too)
+        self.health.start()
         self.bus.consume(self._handle)
         self.recover()
         if watch:
@@ -204,6 +207,7 @@ class Platform:
         self.bus.drain(timeout=30)
         self.bus.close()
         self.subscriptions.stop()    # after the last commit, before the store it records deliveries in
+        self.health.stop()
         self.audit.close()
         self.store.close()
 

@@ -13,6 +13,7 @@ from .. import __version__
 from ..adapters import http_push
 from . import archive, discovery, health, ngsi_ld, ngsi_ld_write
 from . import audit as audit_api
+from . import device_health
 from . import opendata as opendata_api
 from . import subscriptions as subscriptions_api
 from .auth import scoped_router
@@ -48,6 +49,7 @@ def create_app(platform) -> FastAPI:
                          discovery.router(platform), subscriptions_api.router(platform), audit_api.router(platform),
                          archive.router(platform)]
     app.state.routers.append(opendata_api.router(platform))
+    app.state.routers.append(device_health.router(platform))
     for router in app.state.routers:
         app.include_router(router)
     app.add_middleware(audit_api.AuditMiddleware, platform=platform)   # who read what

@@ -75,7 +75,7 @@ def fail(msg: str, code: int = 1):
 
 
 # the command modules register their commands on import
-from . import audit, demo, ingest, keys, opendata, serve, simulate, sources, specs, users  # noqa: E402,F401
+from . import audit, demo, health, ingest, keys, opendata, serve, simulate, sources, specs, users  # noqa: E402,F401
 
 
 def main() -> None:

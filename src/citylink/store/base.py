@@ -340,6 +340,34 @@ class Store(ABC):
                + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY at DESC, id DESC LIMIT {self.PH}")
         return [AuditEntry(*r) for r in self._r.execute(sql, (*args, limit)).fetchall()]
 
+    # -- device health (issue 6; the SQL is the same on both engines, times in µs) -------------------------
+    def health_rows(self) -> "dict[tuple[str, str], tuple[str, int, int | None]]":
+        """(kind, id) → (state, since, last_seen) as the health monitor last recorded them."""
+        rows = self._r.execute("SELECT kind, id, state, since, last_seen FROM device_health").fetchall()
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
+    def put_health(self, rows: "list[tuple[str, str, str, int, int | None]]", now: int) -> None:
+        """Record (kind, id, state, since, last_seen) rows, replacing what was recorded of each."""
+        p = self.PH
+        with self._tx() as c:
+            c.executemany(f"INSERT INTO device_health(kind, id, state, since, last_seen, changed_at) "
+                          f"VALUES ({p},{p},{p},{p},{p},{p}) ON CONFLICT (kind, id) DO UPDATE SET "
+                          f"state=excluded.state, since=excluded.since, last_seen=excluded.last_seen, "
+                          f"changed_at=excluded.changed_at", [(*r, now) for r in rows])
+
+    def delete_health(self, kind: str, ids: "list[str]") -> None:
+        with self._tx() as c:
+            c.executemany(f"DELETE FROM device_health WHERE kind={self.PH} AND id={self.PH}", [(kind, i) for i in ids])
+
+    def entities_last_seen(self) -> "list[tuple[str, str, str, str, str, int]]":
+        """(id, type, service, department, source, newest observedAt of its current state in µs) of every
+        entity that has a current state: where the health monitor resumes after a restart."""
+        from ..clock import to_us
+        rows = self._r.execute("SELECT e.id, e.type, e.service, e.department, e.source, max(x.observed_at) "
+                               "FROM entities e JOIN entity_attrs x ON x.eid = e.eid "
+                               "GROUP BY e.eid, e.id, e.type, e.service, e.department, e.source").fetchall()
+        return [(*r[:5], r[5] if isinstance(r[5], int) else to_us(r[5])) for r in rows]
+
     @abstractmethod
     def add_token(self, source: str, sha256: str, label: str | None, now: int) -> int: ...
 
