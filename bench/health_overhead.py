@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
+# the imports below come after the path they need (cltest lives in tests/): hence E402
 from cltest import ACME, NOW_US, acme_urn, make_platform, manual_clock  # noqa: E402
 from citylink.config import BUNDLED_SPECS  # noqa: E402
 from citylink.normalize.records import STORED, EntityInfo, NormalizedBatch  # noqa: E402

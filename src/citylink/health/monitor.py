@@ -245,7 +245,7 @@ class HealthMonitor:
             return
         new = timing.source_state_at(s.last_message, now)
         if new != s.state:
-            at = s.last_message if new == ACTIVE else s.last_message + timing.silent_after + 1
+            at = s.last_message if new == ACTIVE else timing.silent_since(s.last_message)
             self._change(SOURCE, s, s.state, new, at, now)
         due = timing.source_next_change(s.last_message, now)
         if due is not None and due != s.due:

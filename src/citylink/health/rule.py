@@ -71,8 +71,12 @@ class Timing:
             return NEVER_RECEIVED
         return ACTIVE if now - last_message <= self.silent_after else SILENT
 
+    def silent_since(self, last_message: int) -> int:
+        """When a source last heard from then became ``silent`` by the rule alone."""
+        return last_message + self.silent_after + 1
+
     def source_next_change(self, last_message: int | None, now: int) -> int | None:
         if last_message is None:
             return None
-        at = last_message + self.silent_after + 1
+        at = self.silent_since(last_message)
         return at if at > now else None

@@ -12,6 +12,7 @@ bytes chunk by chunk (:mod:`.formats`): memory stays flat however long the range
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Iterator
 
 import orjson
@@ -97,8 +98,7 @@ def stream(store, ds: Dataset, fmt: str, start: int | None = None, end: int | No
         convert = _history_rows
     else:
         source = store.open_table_chunks(ds.id)
-        shown = ds.table_columns
-        convert = lambda chunk: _table_rows(chunk, shown)   # noqa: E731
+        convert = partial(_table_rows, shown=ds.table_columns)
     try:
         for chunk in source:
             out = writer.write(convert(chunk))

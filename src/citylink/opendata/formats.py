@@ -170,7 +170,7 @@ class _Drain:
         return self._pos
 
     def flush(self) -> None:
-        pass
+        pass   # nothing is buffered here: take() hands the bytes over
 
     def close(self) -> None:
         self.closed = True

@@ -533,11 +533,11 @@ class Store(ABC):
         """An instant (µs) as this engine's driver takes it."""
         return us
 
+    @abstractmethod
     def stream(self, statements, chunk: int = 2000):
         """The rows of each read statement ``(sql, args)`` in turn, ``chunk`` at a time, from a connection of
         the caller's own (PostgreSQL: through a server-side cursor), so that a long read is never in memory
         whole; the connection is closed when the generator is."""
-        raise NotImplementedError
 
     def history_chunks(self, scopes, start: int, end: int, *, bbox=None, exclude_sources=(), chunk: int = 2000):
         """Chunks of history rows (:data:`citylink.store.opendata.HISTORY_SQL`) of these
