@@ -16,6 +16,7 @@ class Received:
     headers: dict[str, str]
     body: dict
     at: float            # time.monotonic() on arrival
+    raw: bytes = b""     # the body as it came (a signature is over these bytes)
 
 
 class Receiver:
@@ -41,7 +42,7 @@ class Receiver:
                 if 200 <= status < 300:
                     with outer._cond:
                         outer.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                       json.loads(raw), time.monotonic()))
+                                                       json.loads(raw), time.monotonic(), raw))
                         outer._cond.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     notify_backoff_seconds: float = 1.0     # before the 2nd try; doubled before each further one
     opendata_max_days: float = 366.0        # an open data download's time range at most (timeAt..endTimeAt)
     opendata_max_bbox_degrees: float = 0.5  # an open data download's area (bbox) at most this wide and high
+    # alarm notifications to departments (alarms/notify/): webhooks and e-mail, retried with backoff
+    alarm_notify_attempts: int = Field(5, ge=1)                # tries per delivery (a failure that may pass)
+    alarm_notify_backoff_seconds: float = Field(2.0, ge=0)     # before the 2nd try; doubled before each further one
+    alarm_notify_timeout_seconds: float = Field(10.0, gt=0)    # a webhook or the SMTP server must answer within this
+    smtp_host: str | None = None             # the SMTP server alarms are e-mailed through (None: no e-mail)
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "citylink@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None             # log in as; the password only from the CITYLINK_SMTP_PASSWORD variable
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -28,7 +28,12 @@ from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
 from .errors import CityLinkError, SpecError, SpecProblem, UnknownSource
+from .alarms import AlarmService
+from .alarms.entities import AlertEntities
+from .alarms.notify import Notifier
+from .alarms.stream import AlarmStream
 from .health import HealthMonitor
+from .rules.engine import RuleEngine
 from .ids import RawIdGenerator
 from .normalize.pipeline import Limits, Normalizer
 from .normalize.records import PENDING, NormalizedBatch, RawMessage
@@ -89,6 +94,13 @@ class Platform:
         self.key_rate = RateLimit(settings.key_requests_per_minute)
         self.audit = AuditLog(self.store)           # who read what
         self.health = HealthMonitor(self)           # device and source health: a commit listener and a scheduler
+        self.alarms = AlarmService(self)            # the alarms' lifecycle, in the store
+        self.rules = RuleEngine(self, self.alarms)  # the specs' rules and device health → alarms
+        self.alarm_stream = AlarmStream()           # alarm events, live (SSE)
+        self.alarms.on_events(self.alarm_stream.on_events)
+        self.alarms.on_events(AlertEntities(self).on_events)  # alarms as NGSI-LD Alert entities
+        self.notifier = Notifier(self)              # departments' webhooks and e-mail, retried, logged
+        self.alarms.on_events(self.notifier.on_events)
 
     # -- specs ------------------------------------------------------------------------------
     @property
@@ -192,10 +204,13 @@ class Platform:
         if specs_dir is not None:
             self.apply_specs([specs_dir])
         self.reload(force=True)
+        self.notifier.start()        # sends what a previous run left pending
         self.subscriptions.start()   # listens for commits before the first batch (recovered ones too)
+        self.rules.listen()          # so do the rules; and they hear the health changes found since the last run
         self.health.start()
         self.bus.consume(self._handle)
         self.recover()
+        self.rules.start()           # after recovery: the Alert entities it writes are not recovered twice
         if watch:
             self._watcher = threading.Thread(target=self._watch, name="citylink-spec-watch", daemon=True)
             self._watcher.start()
@@ -205,9 +220,12 @@ class Platform:
     def stop(self) -> None:
         self._stop.set()
         self.bus.drain(timeout=30)
+        self.health.stop()
+        self.rules.stop()            # judges the last commits; the Alert entities it writes are drained too
+        self.notifier.stop()         # deliveries not sent yet stay pending in the store
+        self.bus.drain(timeout=30)
         self.bus.close()
         self.subscriptions.stop()    # after the last commit, before the store it records deliveries in
-        self.health.stop()
         self.audit.close()
         self.store.close()
 

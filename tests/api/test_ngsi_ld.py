@@ -380,8 +380,9 @@ def test_a_temporal_query_needs_timerel(client):
 # -- discovery: types, attributes, contexts ----------------------------------------------------------------
 
 def test_types_and_attributes(client):
-    assert get(client, "/ngsi-ld/v1/types").json()["typeList"] == ["WasteContainer"]
-    (t,) = get(client, "/ngsi-ld/v1/types?details=true").json()
+    # the 130 °C reading raised a fire-risk alarm (waste-bins' rules): its NGSI-LD Alert entity is listed too
+    assert get(client, "/ngsi-ld/v1/types").json()["typeList"] == ["Alert", "WasteContainer"]
+    (t,) = [t for t in get(client, "/ngsi-ld/v1/types?details=true").json() if t["typeName"] != "Alert"]
     assert t["typeName"] == "WasteContainer" and t["type"] == "EntityType" and "fillingLevel" in t["attributeNames"]
     info = get(client, "/ngsi-ld/v1/types/WasteContainer").json()
     assert info["entityCount"] == 4 and info["type"] == "EntityTypeInfo"
@@ -404,7 +405,9 @@ def test_types_and_attributes(client):
 def test_geo_query_over_http(client):
     near = "georel=near;maxDistance==300&geometry=Point&coordinates=[127.0471,37.6688]"
     assert ids_of(client, "type=WasteContainer&" + near) == [A17]
-    assert ids_of(client, near) == [A17]  # a geo-query alone is enough
+    # a geo-query alone is enough: the bin, and the Alert of its fire-risk alarm (the 130 °C reading), placed there
+    (alert,) = ids_of(client, "type=Alert&" + near)
+    assert ids_of(client, near) == sorted([A17, alert])
     body = get(client, "/ngsi-ld/v1/entities?type=WasteContainer&georel=near&geometry=Point&coordinates=[1,2]",
                400).json()
     assert body["detail"].startswith("georel:")

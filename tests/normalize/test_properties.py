@@ -23,6 +23,7 @@ from citylink.config import BUNDLED_SPECS
 from citylink.normalize.records import OUTCOME_NAMES, RawMessage
 from citylink.spec.devices import load_registry
 from citylink.spec.loader import load_paths
+from citylink.spec.model import API_SOURCE
 
 SPECS = load_paths([BUNDLED_SPECS])
 SOURCES = sorted(SPECS.sources)
@@ -242,11 +243,13 @@ def test_store_ledger_balances_for_every_batch(store_platform, batch, replay):
 
     if replay:  # re-running the same messages (through the bus, as `citylink replay --all` does) keeps it so
         assert p.replay(None, ids=[m.id for m in msgs]) == len(msgs)
-        assert p.bus.drain(30)
+        assert p.bus.drain(30) and p.rules.wait_idle() and p.bus.drain(30)
         again = p.store.ledger()
         ledger_balances(again)
         assert all(again[s]["pending"] == 0 for s in again)
-        assert {s: again[s]["received"] for s in again} == {s: after[s]["received"] for s in after}
+        # (the replayed values may raise alarms, written as the platform's own API writes: not the vendors')
+        assert {s: again[s]["received"] for s in again if s != API_SOURCE} == \
+            {s: after[s]["received"] for s in after if s != API_SOURCE}
 
 
 @PROPS

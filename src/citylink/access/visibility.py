@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..alarms.entities import ALERT_TYPE
 from ..spec.model import NGSI_LD_CORE, VISIBILITY_ORDER
 from .readers import Viewer
 
@@ -120,6 +121,9 @@ class Visibility:
                 for a in et.attributes.values():
                     declared[a.iri] = declared[a.name] = effective(a.visibility, a.personal)
                 kinds[(sid, tname)] = _Kind(sid, tname, svc.department, svc.visibility, declared)
+            # the service's alarms as NGSI-LD Alert entities (alarms/entities.py): internal, or restricted
+            alarms = max("internal", svc.visibility, key=VISIBILITY_ORDER.__getitem__)
+            kinds[(sid, ALERT_TYPE)] = _Kind(sid, ALERT_TYPE, svc.department, alarms, {})
         self.kinds = kinds
         self._views: dict[Viewer, View] = {}
 

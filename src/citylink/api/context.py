@@ -7,6 +7,7 @@ fetched from the internet.
 """
 from __future__ import annotations
 
+from ..alarms.entities import ALERT_ATTRIBUTES, ALERT_TYPE, SDM_ALERT
 from ..spec.model import CITYLINK_NS, NGSI_LD_CORE_CONTEXT_URL, SpecSet
 
 CONTEXT_PATH = "/ngsi-ld/v1/jsonldContexts/citylink"
@@ -35,6 +36,8 @@ def terms(specs: SpecSet) -> dict:
                 scoped.setdefault(tname, {})[term] = iri
     for tname, iri in sorted(types.items()):
         out[tname] = {"@id": iri, "@context": scoped[tname]} if tname in scoped else iri
+    # the platform's own alarms (alarms/entities.py), their terms scoped to the type
+    out[ALERT_TYPE] = {"@id": SDM_ALERT + ALERT_TYPE, "@context": {n: iri for n, (iri, _) in ALERT_ATTRIBUTES.items()}}
     return out
 
 
@@ -48,7 +51,7 @@ def link_header(base_url: str) -> str:
 
 def type_names(specs: SpecSet) -> dict[str, str]:
     """Expanded or short type name → short name."""
-    out = {}
+    out = {ALERT_TYPE: ALERT_TYPE, SDM_ALERT + ALERT_TYPE: ALERT_TYPE}
     for svc in specs.services.values():
         for et in svc.entity_types.values():
             out[et.name] = et.name

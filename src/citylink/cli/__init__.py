@@ -75,7 +75,8 @@ def fail(msg: str, code: int = 1):
 
 
 # the command modules register their commands on import
-from . import audit, demo, health, ingest, keys, opendata, serve, simulate, sources, specs, users  # noqa: E402,F401
+from . import (alarms, audit, demo, health, ingest, keys, opendata, serve, simulate, sources,  # noqa: E402,F401
+               specs, users)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from ..store.alarms import open_counts
 from . import app, console, fail, insecure_checked, settings, stop_on_signals
 from .simulate import BACKFILL, DURATION, FAULTS_HELP, FLEET, SEED, SPEED, WINDOW, Plan, fault_rates
 
@@ -119,7 +120,8 @@ def received_all(platform, sent: dict[str, int], timeout: float) -> bool:
 
 
 class Summary:
-    """One line per service: devices, messages, what became of them, and when the last one came."""
+    """One line per service: devices, messages, what became of them, its open alarms, and when the last
+    message came."""
 
     def __init__(self, platform, registries, sim):
         self.p, self.sim = platform, sim
@@ -154,13 +156,14 @@ class Summary:
         t = Table(title=None if final else f"simulated time {datetime.fromtimestamp(self.p.clock.now_us() / 1e6, kst):%Y-%m-%d %H:%M:%S} KST",
                   box=None, pad_edge=False, header_style="bold")
         for col in ("service", "sources", "devices", "messages", "msg/s", "stored", "duplicate", "quarantined",
-                    "last message (KST)"):
+                    "open alarms", "last message (KST)"):
             t.add_column(col, justify="left" if col in ("service", "last message (KST)") else "right")
+        alarms = open_counts(self.p.store)
         for svc, v, rate in self.rows():
             last = datetime.fromtimestamp(v["last"] / 1e6, kst).strftime("%m-%d %H:%M:%S") if v["last"] else "—"
             t.add_row(svc, str(v["sources"]), str(v["devices"]), f"{v['received']:,}",
                       "" if rate is None else f"{rate:,.0f}", f"{v['stored']:,}", f"{v['duplicate']:,}",
-                      f"{v['quarantined']:,}", last)
+                      f"{v['quarantined']:,}", f"{alarms.get(svc, 0):,}", last)
         return t
 
     def show(self, stop: threading.Event, every: float) -> None:

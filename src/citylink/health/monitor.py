@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..clock import US
 from ..normalize.records import QUARANTINED, NormalizedBatch
+from ..spec.model import API_SOURCE
 from .rates import HourlyCounts
 from .rule import ACTIVE, NEVER_RECEIVED, NEVER_REPORTED, ONLINE, Timing
 
@@ -171,6 +172,8 @@ class HealthMonitor:
         recorded = store.health_rows() if initial else {}
         if initial:
             for eid, etype, service, department, source, seen in store.entities_last_seen():
+                if source == API_SOURCE:
+                    continue   # written through the API (the alarms' Alert entities, say): not a device
                 state, since, last = recorded.get((DEVICE, eid), (ONLINE, None, None))
                 seen = min(max(seen, last or seen), now)
                 self._devices[eid] = DeviceHealth(eid, etype, service, department, source, seen, state,
@@ -321,8 +324,8 @@ class HealthMonitor:
                     t = now
                 if d is None or d.last_seen is None:
                     info = batch.entities.get(eid)
-                    if info is None or self._timings.get(info.service) is None:
-                        continue
+                    if info is None or info.source == API_SOURCE or self._timings.get(info.service) is None:
+                        continue   # not a device of a service with a reporting interval
                     old = d.state if d is not None else None
                     d = devices[eid] = DeviceHealth(eid, info.type, info.service, info.department, info.source,
                                                     t, ONLINE, t)
@@ -374,6 +377,12 @@ class HealthMonitor:
     # -- reading -------------------------------------------------------------------------------------
     def timing(self, service: str) -> Timing | None:
         return self._timings.get(service)
+
+    def device(self, eid: str) -> DeviceHealth | None:
+        """One device as last judged (None: not a monitored device)."""
+        with self._lock:
+            d = self._devices.get(eid)
+            return DeviceHealth(**vars(d)) if d is not None else None
 
     def testing(self, source: str) -> bool:
         """Is the source in ``testing`` status (nothing it brings is published or alarmed)."""

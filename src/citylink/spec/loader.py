@@ -5,9 +5,9 @@ Three passes, each collecting problems rather than stopping at the first:
 1. YAML syntax and the JSON Schema of the document's format (``citylink: service/1``,
    ``source/1``);
 2. references between specs (a source's service, entity type, attributes);
-3. compilation of every source (units, timestamps, CRS, expressions, code tables),
-   which is exactly what the running platform does, so ``spec check`` passing means
-   the platform will accept the specs.
+3. compilation of every service's alarm rules (:mod:`citylink.rules`) and of every source
+   (units, timestamps, CRS, expressions, code tables), which is exactly what the running
+   platform does, so ``spec check`` passing means the platform will accept the specs.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import yaml
 
 from ..errors import SpecError, SpecProblem
 from .model import (API_SOURCE, CITYLINK_NS, CORE_ATTRIBUTES, NGSI_LD_CORE, AttributeSpec, DepartmentList,
-                    DepartmentSpec, EntityTypeSpec, Label, OpenDataSpec, ServiceSpec, SourceSpec, SpecFile, SpecSet,
-                    duration_seconds)
+                    DepartmentSpec, EntityTypeSpec, Label, OpenDataSpec, RuleSpec, ServiceSpec, SourceSpec, SpecFile,
+                    SpecSet, duration_seconds)
 from .yamlloc import load_located
 
 FORMATS = {"service/1": "service", "source/1": "source", "departments/1": "departments"}
@@ -98,6 +98,7 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
         if kind == "departments":
             _departments(sf, specs, problems)
     _check_departments(specs, problems)
+    _check_rules(specs, problems)
     for kind, sf in parsed:
         if kind != "source":
             continue
@@ -258,6 +259,20 @@ def _check_departments(specs: SpecSet, problems: list[SpecProblem]) -> None:
                                                       f"(known: {', '.join(sorted(known))})", svc.department))
 
 
+def _check_rules(specs: SpecSet, problems: list[SpecProblem]) -> None:
+    """Every service's ``rules:`` compile (:func:`citylink.rules.compile_rules`), kept in the spec set for the
+    alarm engine; departments are checked once they are written down, like the services' owners."""
+    from ..rules.compile import RuleProblems, compile_rules
+    known = set(specs.departments) if specs.department_lists else None
+    for svc in specs.services.values():
+        try:
+            specs.compiled_rules[svc.id] = compile_rules(svc, known)   # what the engine runs
+        except RuleProblems as e:
+            f = svc.origin
+            for path, typ, msg in e.items:
+                problems.append(SpecProblem(typ, f.file, f.line(path), ".".join(str(p) for p in path), msg))
+
+
 def _service(sf: SpecFile, problems) -> ServiceSpec:
     d = sf.data
     default_vis = d.get("visibility", "internal")
@@ -299,7 +314,8 @@ def _service(sf: SpecFile, problems) -> ServiceSpec:
         visibility=default_vis, reporting_interval_s=duration_seconds(d.get("reporting_interval")),
         offline_grace_s=duration_seconds(d.get("offline_grace")), entity_types=types,
         description=Label.of(d["description"], "") if d.get("description") else None,
-        changelog=d.get("changelog", []), origin=sf, open_data=OpenDataSpec.of(d.get("open_data")))
+        changelog=d.get("changelog", []), origin=sf, open_data=OpenDataSpec.of(d.get("open_data")),
+        rules={name: RuleSpec(name, raw, ("rules", name)) for name, raw in (d.get("rules") or {}).items()})
 
 
 def _source(sf: SpecFile) -> SourceSpec:

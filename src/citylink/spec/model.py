@@ -108,6 +108,15 @@ class OpenDataSpec:
                    Label.of(raw["description"], "") if raw.get("description") else None)
 
 
+@dataclass(frozen=True)
+class RuleSpec:
+    """One alarm rule of a service spec (``rules.<name>``) as written: ``raw`` is the parsed YAML mapping,
+    ``path`` its location in the document (for lines).  :mod:`citylink.rules` checks and compiles it."""
+    name: str
+    raw: dict
+    path: tuple = ()
+
+
 @dataclass
 class ServiceSpec:
     id: str
@@ -122,6 +131,7 @@ class ServiceSpec:
     changelog: list[dict]
     origin: SpecFile
     open_data: OpenDataSpec | None = None
+    rules: dict[str, RuleSpec] = field(default_factory=dict)
 
     def attribute(self, type_name: str, attr: str) -> AttributeSpec | None:
         et = self.entity_types.get(type_name)
@@ -183,6 +193,7 @@ class SpecSet:
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     department_lists: dict[str, DepartmentList] = field(default_factory=dict)
     version_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, id) → spec_versions.id
+    compiled_rules: dict[str, list] = field(default_factory=dict)   # service → its CompiledRules (citylink.rules)
 
     @property
     def departments(self) -> dict[str, DepartmentSpec]:
