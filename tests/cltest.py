@@ -322,6 +322,28 @@ def _pg_template(admin) -> str:
 
 
 @contextmanager
+def restartable(engine: str, data_dir: Path):
+    """A function that starts a platform on one store each time it is called (a restart when called again):
+    ``with run(clock) as p`` (the bundled specs) or ``with run(clock, specs_dir) as p``; on ``engine``
+    (sqlite, or postgres in a database of its own for the whole test)."""
+    @contextmanager
+    def run(url, clock, specs_dir=BUNDLED_SPECS):
+        p = make_platform(data_dir, clock, **({"store_url": url} if url else {}))
+        p.start(specs_dir=specs_dir, watch=False)
+        try:
+            yield p
+        finally:
+            p.stop()
+            p.store.close()
+
+    if engine == "sqlite":
+        yield lambda clock, specs_dir=BUNDLED_SPECS: run(None, clock, specs_dir)
+        return
+    with pg_database(migrated=True) as url:
+        yield lambda clock, specs_dir=BUNDLED_SPECS: run(url, clock, specs_dir)
+
+
+@contextmanager
 def started_platform(engine: str, data_dir: Path, clock, specs_dir: Path, **settings_kw):
     """A platform on ``engine`` (sqlite, or postgres in a database of its own) with ``specs_dir`` applied,
     stopped afterwards: the fixture of every folder whose tests run on both engines."""

@@ -148,4 +148,12 @@ def test_a_batch_records_its_steps_together_with_one_repeat_per_alarm(services):
         assert [(e.kind, e.alarm.count) for e in events] == [("raised", 1), ("repeated", 3)]
         assert events[0].seq < events[1].seq
         assert [k for _, k, *_ in stored.history(svc.store, a.id)] == ["raised", "repeated"]
-        assert (stored.alarm(svc.store, a.id).count, stored.alarm(svc.store, a.id).values) == (3, {"fillingLevel": 0.95})
+        now = stored.alarm(svc.store, a.id)
+        assert (now.count, now.values) == (3, {"fillingLevel": 0.95})
+
+
+def test_an_alarm_from_a_backlog_is_given_its_whole_time_to_be_acknowledged(services):
+    with services() as svc:
+        old = svc.raise_alarm(fill_high(at=NOW_US - 3600 * US, escalate_after_s=900)).alarm   # an hour-old event
+        assert (old.raised_at, old.escalation_due) == (NOW_US - 3600 * US, NOW_US + 900 * US)
+        assert svc.process_due(NOW_US) == 0

@@ -3,13 +3,11 @@ back, a restart in the middle, registry devices never heard of, per-source rates
 store engines."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 
-from cltest import ACME, NOW_US, acme_body, acme_urn, make_platform, manual_clock, pg_database, submit_and_wait
+import cltest
+from cltest import ACME, NOW_US, acme_body, acme_urn, manual_clock, submit_and_wait
 from citylink.clock import US, iso
-from citylink.config import BUNDLED_SPECS
 from citylink.health import ACTIVE, NEVER_RECEIVED, NEVER_REPORTED, OFFLINE, ONLINE, SILENT, STALE
 
 INTERVAL, GRACE = 1800 * US, 1800 * US      # waste-bins' service spec
@@ -18,21 +16,8 @@ INTERVAL, GRACE = 1800 * US, 1800 * US      # waste-bins' service spec
 @pytest.fixture(params=["sqlite", "postgres"])
 def restartable(request, tmp_path):
     """A function that starts a platform on the same store each time it is called (a restart)."""
-    @contextmanager
-    def run(url, clock):
-        p = make_platform(tmp_path, clock, **({"store_url": url} if url else {}))
-        p.start(specs_dir=BUNDLED_SPECS, watch=False)
-        try:
-            yield p
-        finally:
-            p.stop()
-            p.store.close()
-
-    if request.param == "sqlite":
-        yield lambda clock: run(None, clock)
-    else:
-        with pg_database(migrated=True) as url:
-            yield lambda clock: run(url, clock)
+    with cltest.restartable(request.param, tmp_path) as run:
+        yield run
 
 
 def report(p, device="A-17", at_us=None):

@@ -3,12 +3,11 @@ rate of change, and/or, geo scope), deduplication, auto-clear, escalation, testi
 from device health, and restarts in the middle of a `for` window — on both store engines."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 import yaml
 
-from cltest import ACME, NOW_US, acme_body, acme_urn, make_platform, manual_clock, pg_database, submit_and_wait
+import cltest
+from cltest import ACME, NOW_US, acme_body, acme_urn, manual_clock, submit_and_wait
 from citylink.alarms import HEALTH_OFFLINE
 from citylink.clock import US, iso
 from citylink.store import alarms as stored
@@ -32,21 +31,8 @@ def with_rules(bins_dir, rules: dict, *, status: str | None = None):
 @pytest.fixture(params=["sqlite", "postgres"])
 def restartable(request, tmp_path):
     """A function that starts a platform on the same store each time it is called (a restart)."""
-    @contextmanager
-    def run(url, clock, specs):
-        p = make_platform(tmp_path / "data", clock, **({"store_url": url} if url else {}))
-        p.start(specs_dir=specs, watch=False)
-        try:
-            yield p
-        finally:
-            p.stop()
-            p.store.close()
-
-    if request.param == "sqlite":
-        yield lambda clock, specs: run(None, clock, specs)
-    else:
-        with pg_database(migrated=True) as url:
-            yield lambda clock, specs: run(url, clock, specs)
+    with cltest.restartable(request.param, tmp_path / "data") as run:
+        yield run
 
 
 def report(p, device="A-17", **values):
@@ -232,7 +218,8 @@ def test_offline_alarm_from_device_health_and_back_online(restartable, bins_dir)
         clock.advance(10)
         report(p, fill=31)
         assert stored.alarms(p.store, rule=HEALTH_OFFLINE, entity=A17, states=("active",)) == []
-        assert (stored.alarm(p.store, a.id).state, stored.alarm(p.store, a.id).cleared_at) == ("cleared", clock.now_us())
+        a = stored.alarm(p.store, a.id)
+        assert (a.state, a.cleared_at) == ("cleared", clock.now_us())
 
 
 def test_a_registry_device_that_never_reports_is_alarmed_after_interval_and_grace(restartable, bins_dir):

@@ -145,7 +145,8 @@ class AlarmService:
                 a = a.but(count=a.count + 1, last_seen_at=max(a.last_seen_at, r.at), values=r.values,
                           message_ko=r.message_ko, message_en=r.message_en, lon=r.lon, lat=r.lat)
                 return self._record(REPEATED, a, r.at)
-            due = r.at + r.escalate_after_us if r.escalate_after_us is not None else None
+            # the time to acknowledge runs from when people could know: a backlog's old alarm is not overdue
+            due = max(r.at, self.clock.now_us()) + r.escalate_after_us if r.escalate_after_us is not None else None
             a = Alarm(alarm_id(r.rule, r.entity, r.at), r.rule, r.entity, r.entity_type, r.service, r.department,
                       r.severity, ACTIVE, r.at, r.at, 1, r.message_ko, r.message_en, r.values, (r.department,),
                       r.category, r.visibility, r.lon, r.lat, escalation_due=due,

@@ -228,7 +228,8 @@ def _hold(raw: Any, attributes: dict[str, AttributeSpec], bad) -> tuple[float, s
     a = attributes.get(raw["attribute"])
     if a is None or a.type not in ("Number", "Integer") or a.unit not in TIME_UNITS:
         article = "an" if a is not None and a.type[0] in "AEIOU" else "a"
-        what = "no such attribute" if a is None else f"{article} {a.type}" + (f" in {a.unit}" if a.unit else " without a unit")
+        what = ("no such attribute" if a is None
+                else f"{article} {a.type}" + (f" in {a.unit}" if a.unit else " without a unit"))
         bad(("for", "attribute"), "rule_hold_attribute",
             f"for.attribute {raw['attribute']!r} must be a Number attribute whose unit is a time "
             f"({', '.join(TIME_UNITS)}): it is {what}")

@@ -62,7 +62,8 @@ def compile_template(lang: str, text: str, attributes: dict[str, AttributeSpec])
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as e:
-        raise MessageProblem("rule_message_syntax", f"{e} in {text!r} (write {{{{ and }}}} for literal braces)") from None
+        raise MessageProblem("rule_message_syntax",
+                             f"{e} in {text!r} (write {{{{ and }}}} for literal braces)") from None
     parts = []
     for literal, field, spec, conversion in parsed:
         if field is None:

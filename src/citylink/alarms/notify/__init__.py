@@ -42,6 +42,7 @@ MAX_SLEEP_S = 60.0    # the scheduler looks at the log at least this often (anot
 CLAIM = 100           # deliveries claimed at a time
 LEASE_S = 300.0       # a claimed delivery is due again after this (platform clock) if its sender died
 RESTRICTED = "restricted"
+LOG_EVERY_S = 600.0   # a failing target is logged at most this often (real seconds); the store keeps every failure
 
 __all__ = ["CHANNELS", "Notifier"]
 
@@ -59,6 +60,7 @@ class Notifier:
         self._lock = threading.Lock()
         self._dispatching = threading.Lock()
         self._busy: set[str] = set()            # targets a job is sending to
+        self._quiet: dict[str, tuple[float, int]] = {}   # target → (log its failures again after, failures since)
         self._inflight: set[Future] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._wake = threading.Event()
@@ -248,8 +250,17 @@ class Notifier:
         what = f"alarm {d.alarm_id} ({d.event_kind}) to {d.department} by {d.channel} ({d.target})"
         if status == DELIVERED:
             log.info("%s: delivered (delivery %d)", what, d.id)
-        elif status == PENDING:
-            log.warning("%s: attempt %d failed, tried again in %g s: %s", what, tried,
-                        (next_at - now) / US, error)
+            return
+        # every failure is in the delivery log; the log says so once a while per target, not per delivery
+        quiet = self._quiet.get(d.target)
+        t = time.monotonic()
+        if quiet is not None and t < quiet[0]:
+            self._quiet[d.target] = (quiet[0], quiet[1] + 1)
+            return
+        more = f" ({quiet[1]} more failures to it since, in the delivery log)" if quiet and quiet[1] else ""
+        self._quiet[d.target] = (t + LOG_EVERY_S, 0)
+        if status == PENDING:
+            log.warning("%s: attempt %d failed, tried again in %g s: %s%s", what, tried,
+                        (next_at - now) / US, error, more)
         else:
-            log.error("%s: failed (delivery %d): %s", what, d.id, error)
+            log.error("%s: failed (delivery %d): %s%s", what, d.id, error, more)
