@@ -186,3 +186,25 @@ def test_live_stream_brings_each_reader_its_own_alarms(world, server):
     assert [d["alarm"]["id"] for k, d in san if k == "raised"] == [bin_.id]
     assert [d["alarm"]["id"] for k, d in wel if k == "raised"] == [home.id]
     assert san[0][0] == "hello"
+
+
+def test_an_ngsi_ld_subscription_follows_the_alarms_it_may_see(world):
+    from clreceiver import Receiver
+    p, keys, _ = world
+    receiver = Receiver()
+    try:
+        r = call(p, keys["sanitation"], "POST", "/ngsi-ld/v1/subscriptions", json={
+            "type": "Subscription", "entities": [{"type": "Alert"}],
+            "notification": {"endpoint": {"uri": receiver.url}}})
+        assert r.status_code == 201, r.text
+        home = p.alarms.raise_alarm(Raise("safety-keeper/test-quiet", HOME + "-9", "HomeSafetySensor",
+                                          "safety-keeper", "welfare", "high", NOW_US + 30 * US, "활동 없음",
+                                          "no activity", {}, visibility="restricted")).alarm
+        bin_ = p.alarms.raise_alarm(bin_full(NOW_US + 40 * US, entity=BIN + "-9")).alarm
+        got = receiver.wait_for(1)[0].body
+        assert got["type"] == "Notification" and [e["id"] for e in got["data"]] == [bin_.id]
+        assert got["data"][0]["alertSource"]["object"] == BIN + "-9"
+        time.sleep(0.5)                                        # and nothing of the welfare alarm, ever
+        assert all(e["id"] != home.id for x in receiver.received for e in x.body["data"])
+    finally:
+        receiver.close()
