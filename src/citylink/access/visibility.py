@@ -39,6 +39,12 @@ class _Kind:
     declared: dict[str, str]        # IRI and short name → visibility
 
 
+def operations_visibility(visibility: str) -> str:
+    """A service's operational data — device health, alarms (and their ``Alert`` entities) — is ``internal``,
+    or ``restricted`` when the service is: never public, whatever its data is."""
+    return max("internal", visibility, key=VISIBILITY_ORDER.__getitem__)
+
+
 def effective(visibility: str, personal: bool) -> str:
     """The visibility that applies: a personal attribute or column is never less than ``restricted``."""
     if personal and VISIBILITY_ORDER[visibility] < VISIBILITY_ORDER["restricted"]:
@@ -122,8 +128,8 @@ class Visibility:
                     declared[a.iri] = declared[a.name] = effective(a.visibility, a.personal)
                 kinds[(sid, tname)] = _Kind(sid, tname, svc.department, svc.visibility, declared)
             # the service's alarms as NGSI-LD Alert entities (alarms/entities.py): internal, or restricted
-            alarms = max("internal", svc.visibility, key=VISIBILITY_ORDER.__getitem__)
-            kinds[(sid, ALERT_TYPE)] = _Kind(sid, ALERT_TYPE, svc.department, alarms, {})
+            kinds[(sid, ALERT_TYPE)] = _Kind(sid, ALERT_TYPE, svc.department, operations_visibility(svc.visibility),
+                                             {})
         self.kinds = kinds
         self._views: dict[Viewer, View] = {}
 

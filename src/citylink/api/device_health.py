@@ -9,14 +9,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from ..clock import iso
+from ..access.visibility import operations_visibility
 from ..health import DEVICE_STATES, SOURCE_STATES
-from ..spec.model import VISIBILITY_ORDER
 from .auth import scoped_router, viewer
 from .problems import NgsiError
-
-
-def _health_visibility(service) -> str:
-    return max("internal", service.visibility, key=VISIBILITY_ORDER.__getitem__)
 
 
 def _services_seen(platform, request: Request, service: str | None) -> set[str]:
@@ -26,7 +22,7 @@ def _services_seen(platform, request: Request, service: str | None) -> set[str]:
                                           f"(known: {', '.join(sorted(specs.services))})")
     v = viewer(request)
     return {sid for sid, svc in specs.services.items() if (service is None or sid == service)
-            and v.may_see(_health_visibility(svc), svc.department)}
+            and v.may_see(operations_visibility(svc.visibility), svc.department)}
 
 
 def _when(us: int | None) -> str | None:

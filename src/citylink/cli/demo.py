@@ -68,6 +68,7 @@ def demo(ctx: typer.Context,
     broker = "embedded" if rt.broker else rt.mqtt_url
     console.print(f"""
 [bold]CityLink demo[/bold] — {len(p.specs.services)} services, {len(p.specs.sources)} sources, data in {s.data_dir}
+  dashboard:    {rt.url}/   (paste the admin key under "API key" to see health and alarms)
   API:          {rt.url}/ngsi-ld/v1/entities?type=WasteContainer
   ledger:       {rt.url}/api/ledger   (admin: -H 'Authorization: Bearer {s.resolved_admin_key()}')
   API docs:     {rt.url}/docs

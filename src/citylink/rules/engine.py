@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from ..access.visibility import operations_visibility
 from ..alarms.model import HEALTH_OFFLINE, HEALTH_SILENT
 from ..alarms.service import AlarmService, Raise
 from ..clock import US, iso
@@ -412,7 +413,7 @@ class RuleEngine:
         esc = rule.escalate
         self.alarms.raise_alarm(Raise(
             rule.id, ent.id, ent.type, rule.service, rule.department, rule.severity, at, ko, en, values,
-            "restricted" if rule.visibility == "restricted" else "internal", rule.category, ent.lon, ent.lat,
+            operations_visibility(rule.visibility), rule.category, ent.lon, ent.lat,
             int(esc.after_s * US) if esc else None, esc.severity if esc else None, esc.department if esc else None))
 
     # -- timers ----------------------------------------------------------------------------------------
@@ -511,7 +512,7 @@ class RuleEngine:
             etype = "Source"
             ko, en = f"업체 연계 {t.id} 수신 없음 ({since}부터)", f"Source {t.id} silent since {since}"
             severity = "high"
-        visibility = "restricted" if svc is not None and svc.visibility == "restricted" else "internal"
+        visibility = operations_visibility(svc.visibility if svc is not None else "internal")
         self.alarms.raise_alarm(Raise(rule, t.id, etype, t.service, t.department, severity, t.at, ko, en,
                                       {"state": t.new}, visibility, "health",
                                       ent.lon if ent else None, ent.lat if ent else None))

@@ -5,7 +5,8 @@ Three passes, each collecting problems rather than stopping at the first:
 1. YAML syntax and the JSON Schema of the document's format (``citylink: service/1``,
    ``source/1``);
 2. references between specs (a source's service, entity type, attributes);
-3. compilation of every service's alarm rules (:mod:`citylink.rules`) and of every source
+3. compilation of every service's alarm rules (:mod:`citylink.rules`), its dashboard headline
+   (:mod:`citylink.dashboard.headline`) and of every source
    (units, timestamps, CRS, expressions, code tables), which is exactly what the running
    platform does, so ``spec check`` passing means the platform will accept the specs.
 """
@@ -99,6 +100,7 @@ def load_texts(docs: list[tuple[str, str]], *, compile_sources: bool = True,
             _departments(sf, specs, problems)
     _check_departments(specs, problems)
     _check_rules(specs, problems)
+    _check_headlines(specs, problems)
     for kind, sf in parsed:
         if kind != "source":
             continue
@@ -273,6 +275,22 @@ def _check_rules(specs: SpecSet, problems: list[SpecProblem]) -> None:
                 problems.append(SpecProblem(typ, f.file, f.line(path), ".".join(str(p) for p in path), msg))
 
 
+def _check_headlines(specs: SpecSet, problems: list[SpecProblem]) -> None:
+    """Every service's ``dashboard.headline`` compiles (:func:`citylink.dashboard.headline.compile_headline`),
+    kept in the spec set for the dashboard's overview."""
+    from ..dashboard.headline import HeadlineProblems, compile_headline
+    for svc in specs.services.values():
+        try:
+            h = compile_headline(svc, specs.compiled_rules.get(svc.id, []))
+        except HeadlineProblems as e:
+            f = svc.origin
+            for path, typ, msg in e.items:
+                problems.append(SpecProblem(typ, f.file, f.line(path), ".".join(str(p) for p in path), msg))
+            continue
+        if h is not None:
+            specs.headlines[svc.id] = h
+
+
 def _service(sf: SpecFile, problems) -> ServiceSpec:
     d = sf.data
     default_vis = d.get("visibility", "internal")
@@ -315,7 +333,8 @@ def _service(sf: SpecFile, problems) -> ServiceSpec:
         offline_grace_s=duration_seconds(d.get("offline_grace")), entity_types=types,
         description=Label.of(d["description"], "") if d.get("description") else None,
         changelog=d.get("changelog", []), origin=sf, open_data=OpenDataSpec.of(d.get("open_data")),
-        rules={name: RuleSpec(name, raw, ("rules", name)) for name, raw in (d.get("rules") or {}).items()})
+        rules={name: RuleSpec(name, raw, ("rules", name)) for name, raw in (d.get("rules") or {}).items()},
+        dashboard=d.get("dashboard"))
 
 
 def _source(sf: SpecFile) -> SourceSpec:

@@ -132,6 +132,7 @@ class ServiceSpec:
     origin: SpecFile
     open_data: OpenDataSpec | None = None
     rules: dict[str, RuleSpec] = field(default_factory=dict)
+    dashboard: dict | None = None        # the ``dashboard:`` block as written (citylink.dashboard reads it)
 
     def attribute(self, type_name: str, attr: str) -> AttributeSpec | None:
         et = self.entity_types.get(type_name)
@@ -194,6 +195,7 @@ class SpecSet:
     department_lists: dict[str, DepartmentList] = field(default_factory=dict)
     version_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, id) → spec_versions.id
     compiled_rules: dict[str, list] = field(default_factory=dict)   # service → its CompiledRules (citylink.rules)
+    headlines: dict[str, object] = field(default_factory=dict)      # service → its dashboard Headline
 
     @property
     def departments(self) -> dict[str, DepartmentSpec]:
