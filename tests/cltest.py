@@ -322,13 +322,13 @@ def _pg_template(admin) -> str:
 
 
 @contextmanager
-def restartable(engine: str, data_dir: Path):
+def restartable(engine: str, data_dir: Path, **settings_kw):
     """A function that starts a platform on one store each time it is called (a restart when called again):
     ``with run(clock) as p`` (the bundled specs) or ``with run(clock, specs_dir) as p``; on ``engine``
     (sqlite, or postgres in a database of its own for the whole test)."""
     @contextmanager
     def run(url, clock, specs_dir=BUNDLED_SPECS):
-        p = make_platform(data_dir, clock, **({"store_url": url} if url else {}))
+        p = make_platform(data_dir, clock, **({"store_url": url} if url else {}), **settings_kw)
         p.start(specs_dir=specs_dir, watch=False)
         try:
             yield p
@@ -347,22 +347,30 @@ def restartable(engine: str, data_dir: Path):
 def started_platform(engine: str, data_dir: Path, clock, specs_dir: Path, **settings_kw):
     """A platform on ``engine`` (sqlite, or postgres in a database of its own) with ``specs_dir`` applied,
     stopped afterwards: the fixture of every folder whose tests run on both engines."""
-    if engine == "sqlite":
-        p = make_platform(data_dir, clock, **settings_kw)
-        p.start(specs_dir=specs_dir, watch=False)
-        try:
-            yield p
-        finally:
-            p.stop()
-        return
-    with pg_database(migrated=True) as url:
-        p = make_platform(data_dir, clock, store_url=url, **settings_kw)
-        p.start(specs_dir=specs_dir, watch=False)
-        try:
-            yield p
-        finally:
-            p.stop()
-            p.store.close()
+    with restartable(engine, data_dir, **settings_kw) as run, run(clock, specs_dir) as p:
+        yield p
+
+
+@contextmanager
+def serving(app):
+    """``app`` served by uvicorn on 127.0.0.1 at a free port, in a thread: its base URL (streams and a real
+    browser need a real server)."""
+    import socket
+    import threading
+
+    import uvicorn
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    assert wait_until(lambda: srv.started, 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(10)
 
 
 def wait_ready(http, proc, log_path: Path, timeout: float = 30.0) -> None:

@@ -5,16 +5,14 @@ engines."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from cltest import NOW_US, admin_client, manual_clock, started_platform, wait_until
+from cltest import NOW_US, admin_client, manual_clock, serving, started_platform, wait_until
 from citylink.alarms import Raise
 from citylink.api.app import create_app
 from citylink.clock import US, iso
@@ -136,17 +134,8 @@ def test_alarms_are_alert_entities_seen_as_their_service(world):
 
 @pytest.fixture(scope="module")
 def server(world):
-    p, keys, _ = world
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(p), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    assert wait_until(lambda: srv.started, 10)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    with serving(create_app(world[0])) as url:
+        yield url
 
 
 def read_events(url, key, until, timeout=10.0):

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
-from cltest import acme_body, manual_clock, started_platform, submit_and_wait, wait_until
+from cltest import acme_body, manual_clock, serving, started_platform, submit_and_wait, wait_until
 from dashworld import ACME, KST, NOW, PEDESTRIANS, feed
 from citylink.alarms import Raise
 from citylink.config import BUNDLED_SPECS
@@ -32,21 +30,11 @@ PUBLIC_SERVICES = set(SPECS.services) - {"safety-keeper"}
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    import uvicorn
-
     from citylink.api.app import create_app
     with started_platform("sqlite", tmp_path_factory.mktemp("data"), manual_clock(NOW), BUNDLED_SPECS) as p:
         feed(p)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        srv = uvicorn.Server(uvicorn.Config(create_app(p), host="127.0.0.1", port=port, log_level="warning"))
-        t = threading.Thread(target=srv.run, daemon=True)
-        t.start()
-        assert wait_until(lambda: srv.started, 10)
-        yield {"platform": p, "url": f"http://127.0.0.1:{port}", "admin": p.settings.resolved_admin_key()}
-        srv.should_exit = True
-        t.join(10)
+        with serving(create_app(p)) as url:
+            yield {"platform": p, "url": url, "admin": p.settings.resolved_admin_key()}
 
 
 @pytest.fixture(scope="module")
