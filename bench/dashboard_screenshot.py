@@ -17,8 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_server import demo, wait_for_devices  # noqa: E402
+from demo_server import demo, wait_for_devices   # beside this script: Python puts its folder on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -41,7 +41,7 @@ def demo(*args: str, log: Path | None = None):
                     if httpx.get(url + "/readyz", timeout=2).status_code == 200:
                         break
                 except httpx.TransportError:
-                    pass
+                    pass   # not listening yet: ask again until the deadline
                 if time.monotonic() > deadline:
                     raise SystemExit("citylink demo did not become ready in 120 s")
                 time.sleep(0.5)

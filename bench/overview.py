@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_server import demo, wait_for_devices  # noqa: E402
+from demo_server import demo, wait_for_devices   # beside this script: Python puts its folder on the path
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -10,7 +10,7 @@ import pytest
 from citylink.clock import to_us
 from citylink.config import BUNDLED_SPECS
 from citylink.rules import CompiledRule, Escalation, compile_rules
-from citylink.rules.scope import DONGS_FILE
+from citylink.district import dongs
 from citylink.spec.loader import load_paths, load_texts
 
 UTC = timezone.utc
@@ -195,7 +195,9 @@ def test_absent_rules_list_their_attributes():
 def test_hour_and_weekday_are_in_asia_seoul_by_default():
     r = rule("aqi == 0 and hour >= 9 and hour < 20")
     assert r.clock and not rule("aqi == 0").clock
-    at = lambda *t: to_us(datetime(*t, tzinfo=UTC))  # noqa: E731
+    def at(*t):
+        return to_us(datetime(*t, tzinfo=UTC))
+
     assert r.holds({"aqi": 0}, at(2026, 11, 26, 0, 0))         # 09:00 KST
     assert not r.holds({"aqi": 0}, at(2026, 11, 25, 23, 59))   # 08:59 KST
     assert not r.holds({"aqi": 0}, at(2026, 11, 26, 11, 0))    # 20:00 KST
@@ -214,7 +216,7 @@ def test_the_rule_time_zone_applies():
 
 def _inside(name: str) -> tuple[float, float]:
     from shapely.geometry import shape
-    doc = json.loads(DONGS_FILE.read_text(encoding="utf-8"))
+    doc = dongs()
     (f,) = [f for f in doc["features"] if f["properties"]["name"] == name]
     p = shape(f["geometry"]).representative_point()
     return p.x, p.y
@@ -339,7 +341,9 @@ def test_every_shipped_service_compiles_and_has_a_rule(shipped):
 def test_indoor_air_applies_the_standard_of_the_facility_type(shipped):
     _, rules = shipped
     general, sensitive = rules["indoor-air/pm10-general"], rules["indoor-air/pm10-sensitive"]
-    fired = lambda v: {r.name for r in (general, sensitive) if r.holds(v, T0)}  # noqa: E731
+    def fired(v):
+        return {r.name for r in (general, sensitive) if r.holds(v, T0)}
+
     assert fired({"pm10": 80.0, "facilityType": "daycare"}) == {"pm10-sensitive"}
     assert fired({"pm10": 80.0, "facilityType": "library"}) == set()
     assert fired({"pm10": 120.0, "facilityType": "library"}) == {"pm10-general"}

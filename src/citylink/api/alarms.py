@@ -18,9 +18,10 @@ from sse_starlette.sse import EventSourceResponse
 
 from ..access.readers import Viewer
 from ..alarms import OPEN_STATES, SEVERITIES, STATES, Alarm, AlarmError, AlarmEvent
-from ..clock import iso, parse_iso
+from ..clock import iso
 from ..store import alarms as stored
 from ..store import deliveries as delivery_log
+from . import params
 from .auth import scoped_router, viewer
 from .problems import NgsiError
 
@@ -47,15 +48,6 @@ def may_act(v: Viewer, a: Alarm) -> bool:
 
 def _bad(param: str, value, known) -> NgsiError:
     return NgsiError("BadRequestData", f"{param}: {value!r} is not one of {', '.join(known)}")
-
-
-def _time(param: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_iso(text)
-    except ValueError as e:
-        raise NgsiError("BadRequestData", f"{param}: {e}") from None
 
 
 def _visible_alarm(platform, request: Request, alarm_id: str) -> tuple[Viewer, Alarm]:
@@ -93,7 +85,7 @@ def router(platform):
                   services=None if service is None else [service],
                   departments=None if department is None else [department],
                   severities=None if severity is None else [severity],
-                  since=_time("since", since), until=_time("until", until))
+                  since=params.time("since", since), until=params.time("until", until))
         out, skipped, at = [], 0, 0
         while len(out) < limit:   # filtered page by page: what a reader may see is decided per alarm
             rows = stored.alarms(platform.store, limit=PAGE, offset=at, **kw)
@@ -149,7 +141,7 @@ def router(platform):
             department = mine[0]
         try:
             rows = delivery_log.deliveries(platform.store, alarm_id=alarm, status=status, department=department,
-                                           channel=channel, since=_time("since", since), limit=limit)
+                                           channel=channel, since=params.time("since", since), limit=limit)
         except ValueError as e:
             raise NgsiError("BadRequestData", str(e)) from None
         return [{"id": d.id, "alarm": d.alarm_id, "event": d.event_kind, "eventAt": iso(d.event_at),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from ..access import ANONYMOUS
-from ..clock import iso, parse_iso
+from ..clock import iso
 from ..store.base import AuditEntry
+from . import params
 from .auth import scoped_router
-from .problems import NgsiError
 
 VIEWER = "citylink_viewer"     # request.state: the reader auth.viewer resolved (none: it was not asked)
 PURPOSE = "citylink_purpose"   # request.state: an admin's stated purpose for reading raw personal values
@@ -52,12 +52,7 @@ def router(platform) -> APIRouter:
               since: str | None = Query(None, description="From this time (ISO 8601 with offset)."),
               path: str | None = Query(None, description="Only paths that start with this."),
               limit: int = Query(100, ge=1, le=10_000)):
-        since_us = None
-        if since is not None:
-            try:
-                since_us = parse_iso(since)
-            except ValueError as e:
-                raise NgsiError("BadRequestData", f"since: {e}") from None
+        since_us = params.time("since", since)
         platform.audit.flush()
         return [{"at": iso(e.at), "reader": e.reader, "key": e.key_id, "method": e.method, "path": e.path,
                  "query": e.query, "status": e.status, **({"purpose": e.purpose} if e.purpose else {})}

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..dashboard import overview as figures
-from ..rules.scope import GEO
+from ..district import dongs, outline
 from .alarms import may_see
 from .auth import scoped_router, viewer
 
@@ -42,9 +41,7 @@ def page(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def district() -> bytes:
-    gu = json.loads((GEO / "dobong_gu_boundary_2015.geojson").read_text(encoding="utf-8"))
-    dongs = json.loads((GEO / "dobong_dong_boundaries_2013.geojson").read_text(encoding="utf-8"))
-    return json.dumps({"district": gu, "dongs": dongs}, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps({"district": outline(), "dongs": dongs()})
 
 
 def router(platform) -> APIRouter:

@@ -15,11 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from ..access import View
-from ..clock import parse_iso
 from ..query import geo as geoquery
 from ..query import qlang
 from ..store.base import TooManyPeriods
-from . import context, ldcontext, render
+from . import context, ldcontext, params, render
 from .auth import scoped_router, viewer
 from .bodies import json_body
 from .ldcontext import Renamer, TermMap
@@ -69,13 +68,7 @@ def _int(request: Request, name: str, default: int | None, lo: int, hi: int | No
 
 
 def _time(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_iso(raw)
-    except ValueError as e:
-        raise NgsiError("BadRequestData", f"{name}: {e}") from None
+    return params.time(name, request.query_params.get(name))
 
 
 AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max")

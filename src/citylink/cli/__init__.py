@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from ..clock import parse_iso
 from ..errors import CityLinkError, SpecError
 
 app = typer.Typer(name="citylink", no_args_is_help=True, add_completion=False,
@@ -72,6 +73,16 @@ def insecure_checked(s, insecure: bool):
 def fail(msg: str, code: int = 1):
     err.print(msg, markup=False, highlight=False)
     raise typer.Exit(code)
+
+
+def time_option(option: str, text: str | None) -> int | None:
+    """An ISO 8601 date-time option → µs (None when not given); a usage error naming ``option``."""
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError as e:
+        fail(f"{option}: {e}", 2)
 
 
 # the command modules register their commands on import

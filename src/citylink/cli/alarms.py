@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from ..alarms import OPEN_STATES, SEVERITIES, STATES, AlarmError
-from ..clock import iso, parse_iso
+from ..clock import iso
 from ..store import alarms as stored
 from ..store import deliveries as delivery_log
-from . import app, console, fail, platform
+from . import app, console, fail, platform, time_option
 
 alarms_app = typer.Typer(no_args_is_help=True, help="Alarms: list, show, acknowledge, clear.")
 app.add_typer(alarms_app, name="alarms")
@@ -36,12 +36,7 @@ def list_(ctx: typer.Context,
         fail(f"--state: {state!r} is not one of {', '.join(STATE_FILTERS)}", 2)
     if severity is not None and severity not in SEVERITIES:
         fail(f"--severity: {severity!r} is not one of {', '.join(SEVERITIES)}", 2)
-    start = None
-    if since is not None:
-        try:
-            start = parse_iso(since)
-        except ValueError as e:
-            fail(f"--since: {e}", 2)
+    start = time_option("--since", since)
     p = platform(ctx, start=False)
     try:
         rows = stored.alarms(p.store, states=STATE_FILTERS[state], rule=rule, since=start, limit=limit,

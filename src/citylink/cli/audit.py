@@ -6,8 +6,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..clock import iso, parse_iso
-from . import app, console, fail, platform
+from ..clock import iso
+from . import app, console, platform, time_option
 
 
 @app.command("audit")
@@ -19,12 +19,7 @@ def audit(ctx: typer.Context,
           limit: int = typer.Option(100, "--limit", min=1, max=100_000, help="At most this many entries.")):
     """Show the audit log: every request made with a key, and every admin read of raw personal values with
     its purpose."""
-    since_us = None
-    if since is not None:
-        try:
-            since_us = parse_iso(since)
-        except ValueError as e:
-            fail(f"--since: {e}", 2)
+    since_us = time_option("--since", since)
     p = platform(ctx, start=False)
     p.audit.flush()
     rows = p.store.audit(since=since_us, key_id=key, path_prefix=path, limit=limit)

@@ -70,7 +70,7 @@ class State:
     last: int | None = None
     history: dict[str, list] | None = None
     evaluated: int = 0         # the newest observation time evaluated (older ones are late: ignored)
-    seen: tuple | None = None  # the values (and place) the condition was last judged on …
+    judged_on: tuple | None = None   # the values (and place) the condition was last judged on …
     held: bool = False         # … and what it gave: the same values give the same answer
 
     def data(self):
@@ -364,9 +364,9 @@ class RuleEngine:
         if rule.clock or rule.windows:
             return rule.in_scope(ent.lon, ent.lat) and rule.holds(ent.values, t, st.history)
         values = ent.values
-        seen = (ent.lon, ent.lat, *(values.get(a) for a in rule.attrs))
-        if seen != st.seen:
-            st.seen = seen
+        judged_on = (ent.lon, ent.lat, *(values.get(a) for a in rule.attrs))
+        if judged_on != st.judged_on:
+            st.judged_on = judged_on
             st.held = rule.in_scope(ent.lon, ent.lat) and rule.holds(values, t, None)
         return st.held
 

@@ -1,19 +1,16 @@
 """A rule's ``where:``: the place it applies to, as a prepared shapely geometry.
 
-``{dong: [...]}`` names Dobong-gu's administrative dongs (``data/geo/dobong_dong_boundaries_2013.geojson``)
+``{dong: [...]}`` names Dobong-gu's administrative dongs (:func:`citylink.district.dongs`)
 by Korean name (창5동), English name (Chang 5(o)-dong, any case) or code (1110063); a legal dong's name
 (창동, Chang-dong) stands for all its administrative dongs (창1동 … 창5동).  ``{polygon: [[lon, lat], ...]}``
 is a closed ring in WGS84.  An entity with no location is outside every scope.
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
-GEO = Path(__file__).resolve().parent.parent / "data" / "geo"
-DONGS_FILE = GEO / "dobong_dong_boundaries_2013.geojson"
+from .. import district
 
 
 class ScopeProblem(ValueError):
@@ -28,7 +25,7 @@ class ScopeProblem(ValueError):
 def dongs() -> tuple[dict[str, tuple[str, ...]], dict[str, object], tuple[str, ...]]:
     """(name or code → dong codes, code → geometry, Korean names) of the package's boundary file."""
     from shapely.geometry import shape
-    doc = json.loads(DONGS_FILE.read_text(encoding="utf-8"))
+    doc = district.dongs()
     names: dict[str, set[str]] = {}
     geoms = {}
     for f in doc["features"]:

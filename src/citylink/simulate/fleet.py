@@ -6,15 +6,13 @@ so the platform knows them exactly as it knows the district's own.
 """
 from __future__ import annotations
 
-import json
 import random
 from functools import lru_cache
-from pathlib import Path
 
+from ..district import outline
 from ..spec.devices import Device
 from .profile import Profile
 
-GEO = Path(__file__).resolve().parent.parent / "data" / "geo"
 
 
 def seeded(seed: int, *parts) -> random.Random:
@@ -72,8 +70,7 @@ def district():
     """Dobong-gu's boundary (shapely polygon), prepared for fast containment tests."""
     import shapely
     from shapely.geometry import shape
-    doc = json.loads((GEO / "dobong_gu_boundary_2015.geojson").read_text(encoding="utf-8"))
-    poly = shape(doc["features"][0]["geometry"])
+    poly = shape(outline()["features"][0]["geometry"])
     shapely.prepare(poly)
     return poly
 

@@ -139,4 +139,4 @@ class EmailChannel:
         return Outcome.delivered(250)
 
     def close(self) -> None:
-        pass
+        """Nothing to close: each message opens and closes its own SMTP connection."""
