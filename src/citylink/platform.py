@@ -21,9 +21,9 @@ from typing import Callable
 
 import yaml
 
-from .access import (KEY_SCOPES, AuditLog, KeyRing, RateLimit, Viewer, Visibility, hash_password, new_key,
-                     password_matches, secret_hash, user_viewer)
+from .access import KEY_SCOPES, AuditLog, KeyRing, RateLimit, Visibility, hash_password, new_key, secret_hash
 from .access.accounts import LOGIN, MIN_PASSWORD
+from .access.sessions import Sessions
 from .bus import Bus, open_bus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -92,6 +92,7 @@ class Platform:
         self._visibility: Visibility | None = None
         self.keys = KeyRing(self.store)             # readers' API keys → who they stand for
         self.key_rate = RateLimit(settings.key_requests_per_minute)
+        self.sessions = Sessions(self.store, self.clock)   # staff signed in to the dashboard
         self.audit = AuditLog(self.store)           # who read what
         self.health = HealthMonitor(self)           # device and source health: a commit listener and a scheduler
         self.alarms = AlarmService(self)            # the alarms' lifecycle, in the store
@@ -330,14 +331,6 @@ class Platform:
         if not self.store.add_user(row, hash_password(password) if password is not None else None):
             raise CityLinkError(f"login: {login!r} is taken (a disabled account keeps its login)")
         return row
-
-    def sign_in(self, login: str, password: str) -> Viewer | None:
-        """The reader an enabled account stands for, if the password is its own (the dashboard's sign-in)."""
-        found = self.store.user(login)
-        matches = password_matches(found[1] if found else None, password)
-        if found is None or found[0].disabled_at is not None or not matches:
-            return None
-        return user_viewer(found[0])
 
     def make_messages(self, source: str, bodies: list[tuple[bytes, dict]], transport: str) -> list[RawMessage]:
         now = self.clock.now_us()

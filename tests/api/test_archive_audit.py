@@ -132,15 +132,17 @@ def test_the_audit_log_records_who_read_what(platform):
 
 def test_sign_in_and_disabled_accounts(platform):
     platform.add_user("park.mj", "Park Min-ji", "welfare-mobility", (), "a long enough secret")
-    v = platform.sign_in("park.mj", "a long enough secret")
-    assert v is not None and v.departments == {"welfare-mobility"} and not v.admin
-    assert platform.sign_in("park.mj", "a long enough secreT") is None
-    assert platform.sign_in("nobody", "a long enough secret") is None
+    session_id, s = platform.sessions.sign_in("park.mj", "a long enough secret")
+    assert s.viewer.departments == {"welfare-mobility"} and not s.viewer.admin
+    assert platform.sessions.get(session_id) == s
+    assert platform.sessions.sign_in("park.mj", "a long enough secreT") is None
+    assert platform.sessions.sign_in("nobody", "a long enough secret") is None
     row, key = platform.issue_api_key(user="park.mj")
     c = client(platform, key)
     assert c.get("/ngsi-ld/v1/types").status_code == 200
     assert platform.store.disable_user("park.mj", platform.clock.now_us())
-    assert platform.sign_in("park.mj", "a long enough secret") is None
+    assert platform.sessions.sign_in("park.mj", "a long enough secret") is None
+    assert platform.sessions.get(session_id) is None   # the open session ends with the account
     platform.keys.TTL_S = 0.0   # the key ring's memory of the key (5 s) is not what this test is about
     assert c.get("/ngsi-ld/v1/types").status_code == 401
 

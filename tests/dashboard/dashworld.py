@@ -3,6 +3,7 @@ figures the tests know (``conftest.py`` builds its platforms with it; so does ``
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime, timedelta, timezone
 
 from cltest import acme_body, submit_and_wait
@@ -20,6 +21,15 @@ PEDESTRIANS = sum(w + c for _, w, c in CROSSINGS)
 KEYS = {"sanitation": {"department": "sanitation"}, "welfare": {"department": "welfare"},
         "parking": {"department": "welfare-mobility"}, "staff": {"scopes": ["staff"]},
         "public-key": {"scopes": ["public"]}}
+# staff accounts the browser tests sign in with (login → department, scopes); one password, made per run
+USERS = {"kim.sanitation": ("sanitation", ()), "lee.welfare": ("welfare", ()), "park.parking": ("welfare-mobility", ()),
+         "choi.staff": (None, ("staff",)), "han.admin": (None, ("admin",))}
+PASSWORD = secrets.token_urlsafe(16)
+
+
+def add_users(p) -> None:
+    for login, (department, scopes) in USERS.items():
+        p.add_user(login, login.split(".")[0].capitalize(), department, scopes, PASSWORD)
 
 
 def feed(p) -> None:

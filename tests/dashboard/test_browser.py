@@ -1,8 +1,8 @@
-"""The overview in a real browser: Debian's chromium, headless, driven by Playwright for Python, against a real
-server (uvicorn in a thread) of a platform fed every source's example.  Screenshots go to the pytest temp
-folder (the path is printed; ``pytest -s`` shows it).  Skipped, saying why, without /usr/bin/chromium
-(``apt-get install chromium``; ``.ci/run`` installs it) or the ``playwright`` package (the test extras) —
-Playwright's own browser download is never used."""
+"""The overview and signing in, in a real browser: Debian's chromium, headless, driven by Playwright for Python,
+against a real server (uvicorn in a thread) of a platform fed every source's example (``conftest.py``,
+``browsing.py``).  Screenshots go to the pytest temp folder (the path is printed; ``pytest -s`` shows it).
+Skipped, saying why, without /usr/bin/chromium (``apt-get install chromium``; ``.ci/run`` installs it) or
+the ``playwright`` package (the test extras) — Playwright's own browser download is never used."""
 from __future__ import annotations
 
 import json
@@ -11,63 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from cltest import acme_body, manual_clock, serving, started_platform, submit_and_wait, wait_until
-from dashworld import ACME, KST, NOW, PEDESTRIANS, feed
+from browsing import expect, sign_in
+from cltest import acme_body, submit_and_wait, wait_until
+from dashworld import ACME, KST, NOW, PEDESTRIANS
 from citylink.alarms import Raise
 from citylink.config import BUNDLED_SPECS
 from citylink.spec.loader import load_paths
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: the browser tests use Debian's chromium (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing (pip install "
-                                                             "-e '.[test]')")
-
 SPECS = load_paths([BUNDLED_SPECS])
 PUBLIC_SERVICES = set(SPECS.services) - {"safety-keeper"}
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    from citylink.api.app import create_app
-    with started_platform("sqlite", tmp_path_factory.mktemp("data"), manual_clock(NOW), BUNDLED_SPECS) as p:
-        feed(p)
-        with serving(create_app(p)) as url:
-            yield {"platform": p, "url": url, "admin": p.settings.resolved_admin_key()}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    d = tmp_path_factory.mktemp("screenshots")
-    print(f"\nscreenshots: {d}")
-    return d
-
-
-@pytest.fixture
-def errors():
-    """The page's script errors and failed loads (a test that expects some takes them out)."""
-    return []
-
-
-@pytest.fixture
-def page(browser, site, errors):
-    """A fresh browser context (its own storage) on the overview; fails the test on any script error."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield pg
-    ctx.close()
-    assert errors == []
 
 
 def open_overview(pg, site):
@@ -132,19 +84,21 @@ def test_the_figures_update_without_reloading(page, site):
     assert wait_until(lambda: figures(page)["waste-bins"]["messages"] == before + 1, timeout=15, interval=0.25)
 
 
-def test_a_pasted_key_shows_every_service_with_its_operations_and_alarms_arrive_live(page, site, shots):
-    sent = []
-    page.on("request", lambda r: sent.append((r.url, r.headers.get("authorization"))))
+def test_signed_in_staff_see_every_service_with_its_operations_and_alarms_arrive_live(page, site, shots):
     open_overview(page, site)
-    page.click("#key summary")
-    page.fill("#key-input", site["admin"])
-    page.click("#key-form button[type=submit]")
-    sync_api.expect(page.locator(".tile")).to_have_count(8, timeout=15000)
+    assert page.locator("#nav a").count() == 2                         # overview and the guideline
+    with page.expect_navigation():
+        page.click("#signin-link")
+    sign_in(page, site["url"], "han.admin")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator(".tile")).to_have_count(8, timeout=15000)
+    assert page.locator("#nav a").count() == 4                         # and the alarms and data quality
     page.wait_for_selector("#live-state:has-text('새 경보를 기다리는 중')", timeout=15000)   # the stream said hello
     got = figures(page)
     assert set(got) == set(SPECS.services)
     assert all("alarms" in f and "rejected" in f for f in got.values())
     assert got["waste-bins"]["rejected"] > 0                             # the message cut short
+    assert "Han" in page.inner_text("#status")
     # an alarm raised now shows at once in the live list (only the stream fills it) and in its tile
     p = site["platform"]
     before = got["snow-boxes"]["alarms"]
@@ -155,30 +109,29 @@ def test_a_pasted_key_shows_every_service_with_its_operations_and_alarms_arrive_
     page.wait_for_selector("#live-events li:has-text('제설함 점검 필요 (브라우저 시험)')", timeout=10000)
     assert wait_until(lambda: figures(page)["snow-boxes"]["alarms"] == before + 1, timeout=10, interval=0.25)
     page.screenshot(path=str(shots / "overview-admin-ko.png"), full_page=True)
-    # the key went in a header, never in a URL, and stays in this tab's sessionStorage only
-    assert not [u for u, _ in sent if site["admin"] in u]
-    api_calls = [(u, h) for u, h in sent if "/api/" in u]
-    assert any(h == f"Bearer {site['admin']}" for _, h in api_calls)
-    assert page.evaluate("sessionStorage.getItem('citylink.key')") == site["admin"]
-    assert page.evaluate("localStorage.getItem('citylink.key')") is None
-    # forgetting it goes back to the public's view
-    page.click("#key summary")
-    page.click("#key-forget")
-    sync_api.expect(page.locator(".tile")).to_have_count(7, timeout=15000)
+    # the session is a cookie the page's scripts cannot read, and nothing of it is kept in the page's storage
+    cookie = next(c for c in page.context.cookies() if c["name"] == "citylink_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "citylink_session" not in page.evaluate("document.cookie")
+    assert page.evaluate("sessionStorage.length + localStorage.length") <= 1   # the language only
+    # signing out goes back to the public's view, and the session is over on the server too
+    with page.expect_navigation():
+        page.click("#signout")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator(".tile")).to_have_count(7, timeout=15000)
     assert page.locator("#live").is_hidden()
+    assert p.sessions.get(cookie["value"]) is None
 
 
-def test_an_invalid_key_falls_back_to_public_data_and_says_so(page, site, errors):
-    open_overview(page, site)
-    page.click("#key summary")
-    page.fill("#key-input", "not-a-key")
-    page.click("#key-form button[type=submit]")
-    sync_api.expect(page.locator("#status")).to_contain_text("키가 유효하지 않습니다", timeout=10000)
-    page.wait_for_timeout(1000)        # and it stays said after the updates the new key brought about
-    assert "키가 유효하지 않습니다" in page.inner_text("#status") and "공개 정보만" in page.inner_text("#status")
+def test_a_wrong_password_is_refused_and_says_so(page, site, errors):
+    page.goto(site["url"] + "/signin")
+    page.fill("#login", "han.admin")
+    page.fill("#password", "not the password")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("아이디 또는 비밀번호가 맞지 않습니다", timeout=10000)
     assert page.get_attribute("#status", "data-kind") == "error"
-    assert page.evaluate("sessionStorage.getItem('citylink.key')") is None
-    assert page.locator(".tile").count() == 7
+    assert page.input_value("#password") == ""
+    assert page.evaluate("location.pathname") == "/signin"
     refused = [e for e in errors if "status of 401" in e]
     assert refused
     errors[:] = [e for e in errors if e not in refused]

@@ -1,20 +1,18 @@
-// Every text of the dashboard's own, in Korean (the default) and English: one place for both.
-// Service, department and headline names come from the specs, in both languages, with the figures.
+// The texts of the dashboard's shell and overview, in Korean (the default) and English; every other page adds
+// its own (shell.addStrings).  Service, department and headline names come from the specs, in both languages.
 export const LANGUAGES = ["ko", "en"];
 
 export const STRINGS = {
   ko: {
     "district": "도봉구 통합 모니터링",
     "nav.overview": "개요",
-    "key.button": "API 키",
-    "key.label": "열람 키",
-    "key.use": "사용",
-    "key.forget": "지우기",
-    "key.note": "로그인 기능이 생기기 전까지 쓰는 임시 방법입니다. 키는 이 탭에만(sessionStorage) 보관하고 "
-      + "Authorization 헤더로만 보냅니다. 주소(URL)에는 넣지 않습니다.",
-    "key.invalid": "키가 유효하지 않습니다. 공개 정보만 표시합니다.",
-    "reader.public": "공개 정보만 표시 (키 없음)",
-    "reader.key": "열람: {name}",
+    "nav.alarms": "경보",
+    "nav.quality": "데이터 품질",
+    "nav.guideline": "연계 표준",
+    "account.signIn": "로그인",
+    "account.signOut": "로그아웃",
+    "reader.public": "공개 정보만 표시 (로그인하지 않음)",
+    "reader.signedIn": "{name} 님으로 로그인",
     "status.updated": "{time} 갱신",
     "status.failed": "서버에 연결할 수 없습니다. 다시 시도합니다…",
     "tiles.title": "서비스",
@@ -60,15 +58,13 @@ export const STRINGS = {
   en: {
     "district": "Dobong-gu integrated monitoring",
     "nav.overview": "Overview",
-    "key.button": "API key",
-    "key.label": "Reader's key",
-    "key.use": "Use",
-    "key.forget": "Forget",
-    "key.note": "A stop-gap until sign-in exists: the key stays in this tab only (sessionStorage) and is sent "
-      + "in the Authorization header, never in a URL.",
-    "key.invalid": "The key is not valid: showing public data only.",
-    "reader.public": "Public data only (no key)",
-    "reader.key": "Reading as {name}",
+    "nav.alarms": "Alarms",
+    "nav.quality": "Data quality",
+    "nav.guideline": "Linkage standard",
+    "account.signIn": "Sign in",
+    "account.signOut": "Sign out",
+    "reader.public": "Public data only (not signed in)",
+    "reader.signedIn": "Signed in as {name}",
     "status.updated": "Updated {time}",
     "status.failed": "Cannot reach the server; trying again…",
     "tiles.title": "Services",

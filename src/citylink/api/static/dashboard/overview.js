@@ -1,10 +1,9 @@
 // The overview page: a tile per service, the district's map with every device, live.
 //
 // Live: the figures are fetched again every few seconds (the server says how often: refreshSeconds) and the
-// devices every 15 s, while the tab is visible.  With a key, the alarm stream (/api/alarms/stream, Server-Sent
-// Events) is read with fetch() and a stream reader — EventSource cannot send the Authorization header, and a
-// key must not go in the URL — so a new alarm shows at once and brings the figures and the map up to date.
-import { ApiError, api, headers, key, label, lang, number, onKey, onLanguage, status, t, time } from "./shell.js";
+// devices every 15 s, while the tab is visible.  Signed in, the alarm stream (/api/alarms/stream, Server-Sent
+// Events) shows a new alarm at once and brings the figures and the map up to date.
+import { account, api, el, failed, follow, label, lang, number, onLanguage, status, t, time } from "./shell.js";
 
 const DEVICES_EVERY_MS = 15000;
 const LIVE_EVENTS = ["raised", "escalated", "acknowledged", "cleared"];
@@ -27,20 +26,7 @@ let map, districtLayer, dongLayer;
 const groups = new Map();     // service → Leaflet layer group
 const markers = new Map();    // device id → {marker, row}
 let timers = {};
-let stream = null;            // AbortController of the alarm stream
 let ready = false;
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v; else if (k.startsWith("data-") || k.startsWith("aria-") || k === "role"
-      || k === "title" || k === "for" || k === "id" || k === "type" || k === "value") e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
 
 export async function start(main) {
   main.replaceChildren(
@@ -61,11 +47,13 @@ export async function start(main) {
   document.getElementById("filter").addEventListener("change", (e) => setFilter(e.target.value));
   makeMap();
   onLanguage(() => { renderTiles(); renderFilter(); renderLegend(); renderLive(); drawDongLabels(); });
-  onKey(() => { refreshAll(); follow(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshAll(); });
   const district = api("/api/district").then(drawDistrict);
   await Promise.all([district, refreshOverview(), refreshDevices()]);
-  follow();
+  if (account().signedIn) {
+    document.getElementById("live").hidden = false;
+    follow("/api/alarms/stream", liveEvent, (state) => { view.live = state; renderLive(); });
+  }
 }
 
 // -- figures ---------------------------------------------------------------------------------------
@@ -84,10 +72,10 @@ async function refreshOverview() {
     renderTiles();
     renderFilter();
     status(() => `${t("status.updated", { time: time(o.at) })} · `
-      + (o.reader.public ? t("reader.public") : t("reader.key", { name: o.reader.name })));
+      + (o.reader.public ? t("reader.public") : t("reader.signedIn", { name: account().name })));
   } catch (e) {
     if (n !== asked.overview) return;
-    if (e instanceof ApiError) status(e.message, "error"); else status(() => t("status.failed"), "error");
+    failed(e);
   }
   markReady();
   timers.overview = setTimeout(() => { if (!document.hidden) refreshOverview(); else timers.overview = null; }, every);
@@ -165,7 +153,7 @@ function tile(s) {
   const shown = view.filter === s.id;
   return el("article", { class: `tile${shown ? " selected" : ""}`, "data-service": s.id },
     el("header", {},
-      el("h3", {}, label(s.name)),
+      el("h3", {}, el("a", { href: `/services/${encodeURIComponent(s.id)}` }, label(s.name))),
       el("p", { class: "department" }, label(s.department.name))),
     headline,
     el("dl", {}, rows),
@@ -258,7 +246,8 @@ function popup(row) {
   const [id, service, , , state, alarm] = row;
   const s = view.overview?.services.find((x) => x.id === service);
   return el("div", { class: "popup" },
-    el("strong", {}, s ? label(s.name) : service), el("br"), el("code", {}, id),
+    el("strong", {}, s ? label(s.name) : service), el("br"),
+    el("a", { href: `/devices/${encodeURIComponent(id)}` }, el("code", {}, id)),
     state ? el("div", {}, `${t("popup.state")}: ${t(`state.${state}`)}`) : null,
     alarm ? el("div", {}, `${t("popup.alarm")}: ${t(`severity.${alarm}`)}`) : null);
 }
@@ -307,65 +296,10 @@ function renderLegend() {
 
 // -- live alarm events -----------------------------------------------------------------------------
 
-function follow() {
-  if (stream) stream.abort();
-  stream = null;
-  const box = document.getElementById("live");
-  if (!key()) { box.hidden = true; view.events = []; return; }
-  box.hidden = false;
-  const ctl = stream = new AbortController();
-  (async () => {
-    let wait = 1000;
-    while (!ctl.signal.aborted) {
-      try {
-        await read(ctl.signal);
-        wait = 1000;
-      } catch (e) {
-        if (ctl.signal.aborted || (e instanceof ApiError && (e.status === 401 || e.status === 403))) return;
-      }
-      view.live = "off";
-      renderLive();
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * 2, 30000);
-    }
-  })();
-}
-
-async function read(signal) {
-  const r = await fetch("/api/alarms/stream", { headers: headers({ Accept: "text/event-stream" }), signal,
-    cache: "no-store" });
-  if (!r.ok) throw new ApiError(r.status);
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let cut;
-    while ((cut = buffer.search(/\r\n\r\n|\n\n|\r\r/)) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut).replace(/^(\r\n\r\n|\n\n|\r\r)/, "");
-      event(block);
-    }
-  }
-}
-
-function event(block) {
-  let kind = "message";
-  const data = [];
-  for (const line of block.split(/\r\n|\n|\r/)) {
-    if (!line || line.startsWith(":")) continue;   // a comment: the server's keep-alive
-    const at = line.indexOf(":");
-    const field = at < 0 ? line : line.slice(0, at);
-    const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
-    if (field === "event") kind = value; else if (field === "data") data.push(value);
-  }
-  if (kind === "hello") { view.live = "on"; renderLive(); return; }
+function liveEvent(kind, e) {
+  if (kind === "hello") return;
   if (kind === "lagged") { refreshSoon(); return; }
-  if (!data.length) return;
-  let e;
-  try { e = JSON.parse(data.join("\n")); } catch { return; }
-  if (LIVE_EVENTS.includes(kind)) {
+  if (LIVE_EVENTS.includes(kind) && e && e.alarm) {
     view.events.unshift(e);
     view.events.length = Math.min(view.events.length, 8);
     renderLive();

@@ -1,0 +1,13 @@
+-- The dashboard's sign-in sessions (issue 7).  The browser holds a random session id in an HttpOnly cookie;
+-- only its SHA-256 is kept here, with the CSRF token the page sends back on every change.  A session ends
+-- when its holder signs out, when it expires, or when its account is disabled (the join in store/sessions.py
+-- reads the account's state on every request).  Times in µs since the epoch on both engines.
+CREATE TABLE sessions (
+  id_hash      text PRIMARY KEY,
+  login        text NOT NULL REFERENCES users(login),
+  csrf         text NOT NULL,
+  created_at   bigint NOT NULL,
+  expires_at   bigint NOT NULL,
+  ended_at     bigint
+);
+CREATE INDEX sessions_login ON sessions(login);
