@@ -85,6 +85,7 @@ def fillings(w) -> dict[str, list[str]]:
         "dataset_id": ["disabled-parking", "safety-keeper"],
         "fmt": ["csv", "json", "parquet"],
         "alarm_id": [w["alarms"]["parking"], w["alarms"]["welfare"]],
+        "service_id": ["disabled-parking", "safety-keeper"],
     }
 
 

@@ -14,7 +14,7 @@ from ..adapters import http_push
 from . import archive, discovery, health, ngsi_ld, ngsi_ld_write
 from . import alarms as alarms_api
 from . import audit as audit_api
-from . import dashboard, guideline, quality, services, session
+from . import dashboard, devices, guideline, quality, services, session
 from . import device_health
 from . import opendata as opendata_api
 from . import subscriptions as subscriptions_api
@@ -54,8 +54,8 @@ def create_app(platform) -> FastAPI:
     app.state.routers.append(device_health.router(platform))
     app.state.routers.append(alarms_api.router(platform))
     app.state.routers.append(dashboard.router(platform))
-    app.state.routers += [session.router(platform), services.router(platform), quality.router(platform),
-                          guideline.router(platform)]
+    app.state.routers += [session.router(platform), services.router(platform), devices.router(platform),
+                          quality.router(platform), guideline.router(platform)]
     for router in app.state.routers:
         app.include_router(router)
     app.add_middleware(audit_api.AuditMiddleware, platform=platform)   # who read what
