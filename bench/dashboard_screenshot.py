@@ -1,7 +1,7 @@
 """The README's screenshot of the dashboard's overview (docs/dashboard-overview.png), made with the tooling of the
 browser tests: ``citylink demo`` in its own process (the demo's own fleet, ``--backfill`` of history, then live),
-Debian's chromium headless through Playwright for Python, the admin key given to the page as a reader pastes it
-(sessionStorage), 1400×900, the page's default language unless ``--lang``.
+Debian's chromium headless through Playwright for Python, signed in as the demo's admin (``demo.admin``),
+1400×900, the page's default language unless ``--lang``.
 
     .venv/bin/python bench/dashboard_screenshot.py [--out docs/dashboard-overview.png] [--lang ko|en]
 
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from demo_server import demo, wait_for_devices   # beside this script: Python puts its folder on the path
+from demo_server import demo, sign_in, wait_for_devices   # beside this script: Python puts its folder on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,17 +38,16 @@ def main() -> None:
     if not korean_font():
         print("warning: no Korean font found (fc-list :lang=ko): Korean text will show as boxes", file=sys.stderr)
     from playwright.sync_api import sync_playwright
-    with demo("--backfill", str(a.backfill)) as (url, key):
+    with demo("--backfill", str(a.backfill)) as (url, key, password):
         seen, total = wait_for_devices(url, key, 50)
         time.sleep(a.settle)
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
             ctx = b.new_context(viewport={"width": 1400, "height": 900})
             pg = ctx.new_page()
-            script = f"sessionStorage.setItem('citylink.key', {key!r});"
+            sign_in(ctx, url, password)
             if a.lang:
-                script += f"localStorage.setItem('citylink.lang', {a.lang!r});"
-            pg.add_init_script(script)
+                pg.add_init_script(f"localStorage.setItem('citylink.lang', {a.lang!r});")
             pg.goto(url + "/")
             pg.wait_for_selector("body[data-ready=true]", timeout=30000)
             pg.wait_for_selector("#live-state", state="attached")

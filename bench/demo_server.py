@@ -1,6 +1,6 @@
 """``citylink demo`` in its own process, for the dashboard's benchmark and screenshot (bench/overview.py,
-bench/dashboard_screenshot.py): a fresh data directory, a known admin key, a free port; stopped with Ctrl-C's
-signal (it delivers what it holds) and its data directory removed afterwards."""
+bench/dashboard_screenshot.py): a fresh data directory, a known admin key, a free port, the demo's accounts'
+password; stopped with Ctrl-C's signal (it delivers what it holds) and its data directory removed afterwards."""
 from __future__ import annotations
 
 import os
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from citylink.adapters.broker import free_port
+from citylink.cli.demo import DEMO_PASSWORD_FILE
 
 ADMIN_KEY = "bench-dashboard-admin"
 CITYLINK = Path(sys.executable).with_name("citylink")
@@ -23,7 +24,8 @@ CITYLINK = Path(sys.executable).with_name("citylink")
 
 @contextmanager
 def demo(*args: str, log: Path | None = None):
-    """Yield (base URL, admin key) of a demo run with ``args`` (e.g. ``--fleet 200 --backfill 0.05``)."""
+    """Yield (base URL, admin key, the password of the demo's accounts) of a demo run with ``args`` (e.g.
+    ``--fleet 200 --backfill 0.05``)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYLINK_")}
     env.update(CITYLINK_ADMIN_KEY=ADMIN_KEY, CITYLINK_PSEUDONYM_KEY="bench-dashboard")
@@ -45,7 +47,7 @@ def demo(*args: str, log: Path | None = None):
                 if time.monotonic() > deadline:
                     raise SystemExit("citylink demo did not become ready in 120 s")
                 time.sleep(0.5)
-            yield url, ADMIN_KEY
+            yield url, ADMIN_KEY, (Path(tmp) / "data" / DEMO_PASSWORD_FILE).read_text().strip()
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -77,3 +79,10 @@ def wait_for_devices(url: str, key: str, target: int, timeout: float = 900) -> t
         time.sleep(2)
     raise SystemExit(f"{seen[0]} devices reported, the clock {seen[2]:.0f} s behind, after {timeout:g} s "
                      f"(wanted {target}, live)")
+
+
+def sign_in(ctx, url: str, password: str, login: str = "demo.admin") -> None:
+    """Sign a Playwright browser context in as one of the demo's accounts (the session cookie goes in its jar)."""
+    r = ctx.request.post(url + "/api/session", data={"login": login, "password": password})
+    if not r.ok:
+        raise SystemExit(f"signing in as {login} failed: {r.status} {r.text()}")

@@ -7,9 +7,10 @@ over its real transport while it is measured.  Once ``--devices`` devices have r
 
 * ``GET /api/overview`` and ``GET /api/overview/devices``, ``--runs`` times each, as the public (no key) and with
   the admin key: median and 95th percentile in ms, and the size of the answer;
-* the page, ``--loads`` times per reader, each in a new browser context (a cold cache) of Debian's chromium
-  (headless, Playwright for Python with executable_path=/usr/bin/chromium): the time from navigation start to
-  the page's ``citylink:overview-ready`` mark — the tiles filled and every marker on the map.
+* the page, ``--loads`` times as the public and signed in as the demo's admin, each in a new browser context (a
+  cold cache) of Debian's chromium (headless, Playwright for Python with executable_path=/usr/bin/chromium): the
+  time from navigation start to the page's ``citylink:overview-ready`` mark — the tiles filled and every marker
+  on the map.
 
     .venv/bin/python bench/overview.py [--fleet 210] [--devices 2000] [--runs 30] [--loads 7]
 
@@ -23,7 +24,7 @@ import time
 
 import httpx
 
-from demo_server import demo, wait_for_devices   # beside this script: Python puts its folder on the path
+from demo_server import demo, sign_in, wait_for_devices   # beside this script: Python puts its folder on the path
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -42,7 +43,9 @@ def timed_get(url: str, headers: dict, runs: int) -> tuple[list[float], int, int
     return times, len(r.content), len(doc["devices"]) if "devices" in doc else None
 
 
-def page_loads(url: str, key: str | None, loads: int) -> tuple[list[float], int]:
+def page_loads(url: str, password: str | None, loads: int) -> tuple[list[float], int]:
+    """Load the overview ``loads`` times in a fresh browser context each, signed in as the demo's admin when
+    ``password`` is given: the page's own mark of when it was ready (ms), and the devices it shows."""
     from playwright.sync_api import sync_playwright
     out, shown = [], 0
     with sync_playwright() as pw:
@@ -51,8 +54,8 @@ def page_loads(url: str, key: str | None, loads: int) -> tuple[list[float], int]
             for _ in range(loads):
                 ctx = b.new_context(viewport={"width": 1400, "height": 900})
                 pg = ctx.new_page()
-                if key:
-                    pg.add_init_script(f"sessionStorage.setItem('citylink.key', {key!r})")
+                if password:
+                    sign_in(ctx, url, password)
                 pg.goto(url + "/")
                 pg.wait_for_selector("body[data-ready=true]", timeout=30000)
                 out.append(pg.evaluate("performance.getEntriesByName('citylink:overview-ready')[0].startTime"))
@@ -78,7 +81,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--loads", type=int, default=7)
     a = ap.parse_args()
-    with demo("--fleet", str(a.fleet), "--backfill", str(a.backfill)) as (url, key):
+    with demo("--fleet", str(a.fleet), "--backfill", str(a.backfill)) as (url, key, password):
         t0 = time.monotonic()
         seen, total = wait_for_devices(url, key, a.devices)
         print(f"citylink demo --fleet {a.fleet} --backfill {a.backfill}: {seen:,} devices reporting, {total:,} in all "
@@ -88,7 +91,7 @@ def main() -> None:
                 ms, size, rows = timed_get(url + path, headers, a.runs)
                 print(f"  {reader:6} GET {path:23} {summary(ms)}  {size / 1024:6.1f} KiB"
                       + (f"  {rows:,} devices" if rows is not None else ""))
-        for reader, k in (("public", None), ("admin", key)):
+        for reader, k in (("public", None), ("admin", password)):
             ms, shown = page_loads(url, k, a.loads)
             print(f"  {reader:6} page load to ready   {summary(ms)}  ({shown:,} markers, {a.loads} cold loads)")
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from citylink.adapters.broker import LocalMosquitto
+from citylink.cli.demo import DEMO_PASSWORD_FILE
 from citylink.config import BUNDLED_SPECS
 from citylink.spec.loader import load_paths
 from citylink.spec.model import API_SOURCE
@@ -29,14 +30,23 @@ def demo_env() -> dict:
     return env
 
 
-def ledger(data) -> dict:
+def _stored(data, read):
     from citylink.config import load_settings
     from citylink.store import open_store
     store = open_store(load_settings(data_dir=data).resolved_store_url())
     try:
-        return store.ledger()
+        return read(store)
     finally:
         store.close()
+
+
+def ledger(data) -> dict:
+    return _stored(data, lambda store: store.ledger())
+
+
+def accounts(data) -> dict:
+    """login → (department, scopes) of the accounts that may sign in."""
+    return _stored(data, lambda store: {u.login: (u.department, u.scopes) for u in store.users() if u.has_password})
 
 
 @needs_script
@@ -51,6 +61,12 @@ def test_demo_runs_every_service_on_a_bare_machine_and_keeps_its_data(tmp_path):
     for service in SERVICES:  # a summary line per service
         assert re.search(rf"(?m)^{re.escape(service)}\s+\d+\s+\d+\s+[\d,]+", r.stdout), service
     assert f"the data stays in {data}" in r.stdout
+    # the demo's staff accounts, one password made at random and kept in the data directory, printed to sign in
+    password = (data / DEMO_PASSWORD_FILE).read_text().strip()
+    assert len(password) >= 12 and f"password {password}" in r.stdout
+    assert oct((data / DEMO_PASSWORD_FILE).stat().st_mode & 0o777) == "0o600"
+    departments = sorted(load_paths([BUNDLED_SPECS]).departments)
+    assert set(accounts(data)) == {"demo.admin", "demo.staff"} | {f"demo.{d}" for d in departments}
     first = ledger(data)
     # every vendor's source, and the platform's own writes: the alarms raised, as NGSI-LD Alert entities
     assert set(first) == set(load_paths([BUNDLED_SPECS]).sources) | {API_SOURCE}
@@ -60,6 +76,7 @@ def test_demo_runs_every_service_on_a_bare_machine_and_keeps_its_data(tmp_path):
                        env=demo_env())
     assert r.returncode == 0, r.stdout + r.stderr
     again = ledger(data)
+    assert (data / DEMO_PASSWORD_FILE).read_text().strip() == password and f"password {password}" in r.stdout
     assert sum(v["received"] for v in again.values()) > sum(v["received"] for v in first.values())
     assert all(again[s]["received"] >= first[s]["received"] for s in first)
 

@@ -2,9 +2,11 @@
 in one process on one clock, with a live summary per service.  See docs/demo.md."""
 from __future__ import annotations
 
+import secrets
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -14,6 +16,25 @@ from . import app, console, fail, insecure_checked, settings, stop_on_signals
 from .simulate import BACKFILL, DURATION, FAULTS_HELP, FLEET, SEED, SPEED, WINDOW, Plan, fault_rates
 
 DAY_US = 86_400_000_000
+DEMO_PASSWORD_FILE = "demo.password"
+
+
+def demo_accounts(p, data_dir: Path) -> tuple[str, list[str]]:
+    """The demo's staff accounts, made once in its data directory: ``demo.admin`` (scope admin), ``demo.staff``
+    (every department's internal data) and ``demo.<department>`` for each department, all with one password made
+    at random and kept in ``demo.password`` (no password is written in the repository).  (password, logins)"""
+    path = data_dir / DEMO_PASSWORD_FILE
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    password = path.read_text().strip()
+    wanted = {"demo.admin": (None, ("admin",)), "demo.staff": (None, ("staff",))}
+    wanted |= {f"demo.{d}": (d, ()) for d in sorted(p.specs.departments)}
+    have = {u.login for u in p.store.users()}
+    for login, (department, scopes) in wanted.items():
+        if login not in have:
+            p.add_user(login, f"Demo {department or scopes[0]}", department, scopes, password)
+    return password, list(wanted)
 
 
 @app.command("demo")
@@ -66,9 +87,12 @@ def demo(ctx: typer.Context,
         fail(str(e), 2)
     rt.start_adapters()
     broker = "embedded" if rt.broker else rt.mqtt_url
+    password, logins = demo_accounts(p, s.data_dir)
     console.print(f"""
 [bold]CityLink demo[/bold] — {len(p.specs.services)} services, {len(p.specs.sources)} sources, data in {s.data_dir}
-  dashboard:    {rt.url}/   (paste the admin key under "API key" to see health and alarms)
+  dashboard:    {rt.url}/   (public data; sign in to see health, alarms and data quality)
+  sign in as:   demo.admin, demo.staff or {", ".join(x for x in logins if x not in ("demo.admin", "demo.staff"))}
+                password {password}   (kept in {s.data_dir / DEMO_PASSWORD_FILE})
   API:          {rt.url}/ngsi-ld/v1/entities?type=WasteContainer
   ledger:       {rt.url}/api/ledger   (admin: -H 'Authorization: Bearer {s.resolved_admin_key()}')
   API docs:     {rt.url}/docs
