@@ -41,6 +41,12 @@ class RawIdGenerator:
         return out
 
 
+def first_id_at(us: int) -> int:
+    """The smallest raw id any process makes at or after ``us`` (µs since the epoch): ids sort by time, so a
+    range of ids stands for a range of arrival times."""
+    return max(us // 1000 - _EPOCH_MS, 0) << 22
+
+
 _SAFE = "-._~!$&'()*+,;=@"
 
 

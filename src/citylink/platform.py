@@ -363,8 +363,10 @@ class Platform:
                                             after_id=after, limit=5000)
             if not batch:
                 return n
-            for m in batch:
-                m.replay = True
+            with self._cond:   # wait() answers the outcome of this run, not of the one before
+                for m in batch:
+                    m.replay = True
+                    self._results.pop(m.id, None)
             self.bus.publish(batch)
             n += len(batch)
             after = batch[-1].id

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import pytest
 
 from browsing import expect, sign_in
 from cltest import acme_body, submit_and_wait, wait_until

@@ -23,6 +23,7 @@ from .. import payload
 from ..errors import TransportRefused
 from ..normalize.records import OUTCOME_NAMES, QUARANTINED
 from ..api.auth import scoped_router
+from ..api.bodies import read_limited
 from . import Transport, register
 
 register(Transport(
@@ -75,7 +76,7 @@ def router(platform) -> APIRouter:
         if declared and declared.isdigit() and int(declared) > limit:
             return refuse(source, "too_large", f"body of {declared} bytes is over the limit of {limit} bytes", 413,
                           limit=limit)
-        body = _read_limited(request, limit)
+        body = read_limited(request, limit)
         if body is None:
             return refuse(source, "too_large", f"body is over the limit of {limit} bytes", 413, limit=limit)
         if not body:
@@ -107,21 +108,6 @@ def router(platform) -> APIRouter:
         return JSONResponse({"source": source, "received": len(ids), "results": results}, status_code=status)
 
     return r
-
-
-def _read_limited(request: Request, limit: int) -> bytes | None:
-    """Read the body in a worker thread without holding more than ``limit`` + one chunk."""
-    import anyio
-
-    async def read():
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-    return anyio.from_thread.run(read)
 
 
 __all__ = ["TransportRefused", "router"]

@@ -7,6 +7,8 @@
 An alarm is internal data of its service (restricted, when the service is): the departments it was sent to
 see it, staff see internal ones, admins all; anyone else gets 404, as if it did not exist.  Acknowledging and
 clearing is the responsible department's (or an admin's): a staff key that may read it gets 403.
+Each alarm in these answers says whether its reader may acknowledge and clear it (``mayAct``), so that a page
+offers only what would be accepted.
 """
 from __future__ import annotations
 
@@ -44,6 +46,11 @@ def may_see(v: Viewer, a: Alarm) -> bool:
 def may_act(v: Viewer, a: Alarm) -> bool:
     return v.admin or a.department in v.departments or (a.visibility != "restricted"
                                                          and any(d in v.departments for d in a.recipients))
+
+
+def _for_reader(v: Viewer, a: Alarm) -> dict:
+    """The alarm as its reader gets it: :meth:`Alarm.as_json` and whether the reader may act on it."""
+    return {**a.as_json(), "mayAct": may_act(v, a)}
 
 
 def _bad(param: str, value, known) -> NgsiError:
@@ -95,7 +102,7 @@ def router(platform):
                 if skipped < offset:
                     skipped += 1
                 elif len(out) < limit:
-                    out.append(a.as_json())
+                    out.append(_for_reader(v, a))
             if len(rows) < PAGE:
                 break
             at += PAGE
@@ -117,7 +124,8 @@ def router(platform):
                     if listener.lagged:
                         yield {"event": "lagged", "data": orjson.dumps({"lost": listener.lagged}).decode()}
                         listener.lagged = 0
-                    yield {"event": e.kind, "id": str(e.seq), "data": orjson.dumps(e.as_json()).decode()}
+                    doc = {**e.as_json(), "alarm": _for_reader(v, e.alarm)}
+                    yield {"event": e.kind, "id": str(e.seq), "data": orjson.dumps(doc).decode()}
             finally:
                 platform.alarm_stream.remove(listener)
 
@@ -153,10 +161,10 @@ def router(platform):
 
     @r.get("/api/alarms/{alarm_id}", summary="One alarm and its history")
     def one(request: Request, alarm_id: str):
-        _, a = _visible_alarm(platform, request, alarm_id)
+        v, a = _visible_alarm(platform, request, alarm_id)
         history = [{"seq": seq, "kind": kind, "at": iso(at), "by": by, "comment": comment, "severity": sev,
                     "state": st} for seq, kind, at, by, comment, sev, st in stored.history(platform.store, a.id)]
-        return {**a.as_json(), "history": history}
+        return {**_for_reader(v, a), "history": history}
 
     def act(request: Request, alarm_id: str, comment: str | None, verb: str) -> dict:
         v, a = _visible_alarm(platform, request, alarm_id)
@@ -167,7 +175,7 @@ def router(platform):
             done = getattr(platform.alarms, verb)(a.id, v.name, comment)
         except AlarmError as e:
             raise NgsiError(ERROR_KINDS.get(e.status, "Conflict"), str(e), e.status) from None
-        return done.as_json()
+        return _for_reader(v, done)
 
     @r.post("/api/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm (stops its escalation)")
     def acknowledge(request: Request, alarm_id: str,

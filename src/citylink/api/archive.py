@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ..access.redaction import SourceRedaction, unredacted
+from ..access.archive import RawArchive
+from ..access.redaction import unredacted
 from ..clock import iso
-from ..normalize.compiler import pseudonymiser
-from ..normalize.records import OUTCOME_NAMES
 from .audit import PURPOSE
 from .auth import scoped_router, viewer
 from .problems import NgsiError
@@ -21,32 +20,7 @@ MIN_PURPOSE = 10   # characters: a reason someone can read later, not "x"
 
 def router(platform) -> APIRouter:
     r = scoped_router("reader", tags=["operations"])
-    pz = pseudonymiser(platform.settings.resolved_pseudonym_key())
-    cache: dict = {"specs": None, "by_source": {}}
-
-    def redaction(source: str) -> SourceRedaction | None:
-        specs = platform.specs
-        if cache["specs"] is not specs:
-            cache["specs"], cache["by_source"] = specs, {}
-        got = cache["by_source"].get(source)
-        if got is None and source in specs.sources:
-            src = specs.sources[source]
-            got = cache["by_source"][source] = SourceRedaction(src, specs.services[src.service], pz)
-        return got
-
-    def may_read(v, source: str) -> bool:
-        """Raw messages are restricted data of the source's service (of a source no longer in force: the
-        admins')."""
-        if v.admin:
-            return True
-        specs = platform.specs
-        src = specs.sources.get(source)
-        return src is not None and v.may_see("restricted", specs.services[src.service].department)
-
-    def shown(source: str, body: bytes) -> dict:
-        red = redaction(source)
-        return red.message(body) if red else {"withheld": "the source is not in force; admins may read the "
-                                                          "message through an audited read"}
+    archive = RawArchive(platform)
 
     @r.get("/api/raw/{raw_id}", summary="A raw message as archived, personal fields pseudonymised")
     def raw(request: Request, raw_id: int = Path(..., ge=0, le=2**63 - 1, description="The raw message's id."),
@@ -54,21 +28,18 @@ def router(platform) -> APIRouter:
                                                           "values included. The purpose is kept in the audit log.")):
         v = viewer(request)
         found = platform.store.raw_messages(ids=[raw_id], limit=1)
-        if not found or not may_read(v, found[0].source):
+        if not found or not archive.readable(v, found[0].source):
             raise NgsiError("ResourceNotFound", f"raw_id: no raw message {raw_id} here")
-        m = found[0]
-        outcome = platform.store.outcomes([raw_id]).get(raw_id)
-        out = {"id": m.id, "source": m.source, "receivedAt": iso(m.received_at), "transport": m.transport,
-               "meta": m.meta, "outcome": OUTCOME_NAMES.get(outcome[0], "pending") if outcome else "pending"}
+        shown, = archive.shown(found)
         if purpose is None:
-            return out | shown(m.source, m.body)
+            return shown
         if not v.admin:
             raise NgsiError("Forbidden", "purpose: reading raw personal values is for admins")
         if len(purpose.strip()) < MIN_PURPOSE:
             raise NgsiError("BadRequestData", f"purpose: say why, in at least {MIN_PURPOSE} characters "
                                               f"(it is kept in the audit log)")
         setattr(request.state, PURPOSE, purpose.strip())
-        return out | unredacted(m.body)
+        return {k: v for k, v in shown.items() if k not in ("records", "body", "withheld")} | unredacted(found[0].body)
 
     @r.get("/api/quarantine", summary="Quarantined messages with their reasons, personal fields pseudonymised")
     def quarantine(request: Request, source: str | None = Query(None, description="Only this source's."),
@@ -76,7 +47,7 @@ def router(platform) -> APIRouter:
                                       description="Messages after this raw id (the last one seen)."),
                    limit: int = Query(100, ge=1, le=1000)):
         v = viewer(request)
-        if source is not None and not may_read(v, source):
+        if source is not None and not archive.readable(v, source):
             raise NgsiError("ResourceNotFound", f"source: no source {source!r} whose quarantine this key may read")
         out = []
         while len(out) < limit:
@@ -84,17 +55,16 @@ def router(platform) -> APIRouter:
             if not rows:
                 break
             after = rows[-1]["raw_id"]
-            rows = [q for q in rows if may_read(v, q["source"])]
+            rows = [q for q in rows if archive.readable(v, q["source"])]
             bodies = {m.id: m.body for m in platform.store.raw_messages(ids=[q["raw_id"] for q in rows],
                                                                         limit=len(rows))} if rows else {}
             for q in rows:
-                red = redaction(q["source"])
-                problems = red.problems(q["problems"]) if red else []
+                problems = archive.problems(q["source"], q["problems"])
                 first = problems[0] if problems else {}
                 out.append({"rawId": q["raw_id"], "source": q["source"], "reason": q["reason"], "field": q["field"],
-                            "detail": first.get("detail", "") if red else "", "problems": problems,
+                            "detail": first.get("detail", ""), "problems": problems,
                             "receivedAt": iso(q["received_at"]), "quarantinedAt": iso(q["quarantined_at"]),
-                            **shown(q["source"], bodies.get(q["raw_id"], b""))})
+                            **archive.body(q["source"], bodies.get(q["raw_id"], b""))})
         return out[:limit]
 
     return r

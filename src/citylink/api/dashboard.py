@@ -30,6 +30,7 @@ from ..dashboard import overview as figures
 from ..district import dongs, outline
 from .alarms import may_see
 from .auth import scoped_router, viewer
+from .ngsi_ld import unpublished
 
 PAGE = Path(__file__).resolve().parents[1] / "dashboard" / "page.html"
 
@@ -53,7 +54,8 @@ SECURITY = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
 
 
-def _json(doc: dict) -> Response:
+def json_answer(doc: dict) -> Response:
+    """A JSON answer that no cache keeps (it depends on the reader and on now)."""
     return Response(orjson.dumps(doc), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -90,7 +92,8 @@ def router(platform) -> APIRouter:
     def staff_page(request: Request, name: str):
         """A page for signed-in staff; the public is sent to sign in first, and back here after."""
         if viewer(request) is ANONYMOUS:
-            return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/signin?next={quote(back, safe='')}", status_code=303)
         return page(name)
 
     def missing(what: str, value: str) -> HTMLResponse:
@@ -114,7 +117,8 @@ def router(platform) -> APIRouter:
     def device_page(request: Request, entity_id: str):
         """A device: every attribute's history, its recent messages, alarms and location."""
         e = platform.store.entity(entity_id)
-        if e is None or not platform.visibility.view(viewer(request)).entity_visible(e):
+        if e is None or e.source in unpublished(platform) or not platform.visibility.view(
+                viewer(request)).entity_visible(e):
             return missing("device", entity_id)
         return page("device", device=entity_id, service=e.service or "")
 
@@ -139,14 +143,14 @@ def router(platform) -> APIRouter:
         """Per service the reader may see anything of: its names and department; its devices (with a key that may
         see the service's operations: by health state); messages in the last hour (and the rejection rate);
         open alarms by severity (operations readers only); and its headline figure (docs/dashboard.md)."""
-        return _json(figures.overview(platform, viewer(request), alarm_visible(request)))
+        return json_answer(figures.overview(platform, viewer(request), alarm_visible(request)))
 
     @r.get("/api/overview/devices", summary="Every device the reader may place on the map, compact")
     def overview_devices(request: Request):
         """``{"fields": ["id", "service", "lon", "lat", "state", "alarm"], "devices": [[…], …]}``: one row per
         device whose location the reader may see; ``state`` (health) and ``alarm`` (the worst open alarm's
         severity) are null where the reader may not see them."""
-        return _json(figures.devices(platform, viewer(request), alarm_visible(request)))
+        return json_answer(figures.devices(platform, viewer(request), alarm_visible(request)))
 
     @r.get("/api/district", summary="Dobong-gu's outline and its dongs (GeoJSON, WGS 84)")
     def district_map():

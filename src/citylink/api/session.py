@@ -4,7 +4,7 @@
   department, scopes) and the CSRF token the page sends back with every change;
 * ``POST /api/session`` — sign in with ``{"login", "password"}``: sets the session cookie (``HttpOnly``,
   ``SameSite=Strict``, ``Secure`` over HTTPS); a wrong login or password is one 401 for both;
-* ``DELETE /api/session`` — sign out (with the CSRF token).
+* ``DELETE /api/session`` — sign out (with the CSRF token); without a live session, a 401.
 """
 from __future__ import annotations
 
@@ -70,10 +70,10 @@ def router(platform) -> APIRouter:
 
     @r.delete("/api/session", summary="Sign out", status_code=204)
     def sign_out(request: Request):
-        s = session(request)
-        if s is not None:
-            viewer(request)   # the CSRF token is checked there
-            platform.sessions.sign_out(request.cookies[COOKIE])
+        if session(request) is None:
+            raise NgsiError("Unauthorized", f"{COOKIE}: not signed in (no live session)")
+        viewer(request)   # the CSRF token is checked there
+        platform.sessions.sign_out(request.cookies[COOKIE])
         answer = Response(status_code=204)
         answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return answer

@@ -105,7 +105,7 @@ def overview(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) -
         ops = sid in r.operations
         entities = sum(counts[sid].values())
         tile: dict = {"id": sid, "name": {"ko": svc.name.ko, "en": svc.name.en},
-                      "department": _department(r.specs, svc.department)}
+                      "department": department(r.specs, svc.department)}
         devices: dict = {"total": entities}
         if ops and health[sid]:
             devices = {"total": entities + health[sid][NEVER_REPORTED],
@@ -221,7 +221,7 @@ def devices(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) ->
     return {"at": iso(r.now), "fields": list(DEVICE_FIELDS), "devices": rows}
 
 
-def _department(specs, dep_id: str) -> dict:
+def department(specs, dep_id: str) -> dict:
     d = specs.departments.get(dep_id)
     return {"id": dep_id, "name": {"ko": d.name.ko, "en": d.name.en} if d else {"ko": dep_id, "en": dep_id}}
 

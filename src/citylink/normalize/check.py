@@ -15,6 +15,9 @@ from .pipeline import Normalizer
 from .records import OUTCOME_NAMES, RawMessage, flag_names
 
 
+PSEUDONYM_KEY = b"check-feed"   # a check's pseudonyms: not the platform's (a sample is nobody's data)
+
+
 def check_feed(specs: SpecSet, source: str, data: bytes, *, devices: list[Device] | None = None,
                clock: Clock | None = None, deployment: str = "dobong") -> list[dict]:
     """One report per message the sample holds: outcome, values it would store, or problems."""
@@ -26,7 +29,7 @@ def check_feed(specs: SpecSet, source: str, data: bytes, *, devices: list[Device
         devices = load_registry(path) if path.exists() else []
     clock = clock or SystemClock()
     norm = Normalizer(SpecSet(specs.services, {source: src}), deployment=deployment,
-                      pseudonym_key=b"check-feed", clock=clock, registries={source: devices or []})
+                      pseudonym_key=PSEUDONYM_KEY, clock=clock, registries={source: devices or []})
     parts = list(payload.get(src.payload["format"]).split(data, src.payload))
     now = clock.now_us()
     backfill = src.transport["type"] == "file"  # as `citylink import` marks them: old times are expected

@@ -116,6 +116,12 @@ FORMAT_NOTES: dict[str, tuple[str, str]] = {
 VISIBILITY_TEXT = {"public": "공개 / public", "internal": "내부 / internal", "restricted": "제한 / restricted"}
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=timezone.utc)
 TOC_MARK = "[[toc]]"
+# in place of an example a page does not show its reader (guideline_body)
+EXAMPLE_WITHHELD = (
+    "*예시 비공개 / Example withheld.* 이 소스의 예시에는 이 화면에 공개하지 않는 값(내부·제한 정보 또는 개인정보)이 "
+    "들어 있습니다. 전체 가이드라인은 구청에 요청하십시오(`citylink spec doc`). / This source's example holds values "
+    "that are not shown here (internal or restricted data, or personal data); ask the district for the full "
+    "guideline (`citylink spec doc`).")
 
 
 # -- the payload examples, normalized ---------------------------------------------------------------
@@ -213,7 +219,7 @@ def guideline_version(specs: SpecSet) -> dict[str, str]:
 
 
 # -- view model ---------------------------------------------------------------------------------------------
-def _label(lbl) -> dict[str, str]:
+def label(lbl) -> dict[str, str]:
     return {"ko": lbl.ko, "en": lbl.en} if lbl else {"ko": "", "en": ""}
 
 
@@ -259,15 +265,15 @@ def _range(attr: AttributeSpec) -> str:
 def _attribute_view(a: AttributeSpec) -> dict[str, Any]:
     checked = bool(a.range) or bool(a.codes)
     return {
-        "name": a.name, "label": _label(a.label), "description": _label(a.description) if a.description else None,
-        "type": a.type, "kind": a.kind, "unit": _unit(a.unit), "unit_label": _label_of_unit(a.unit),
+        "name": a.name, "label": label(a.label), "description": label(a.description) if a.description else None,
+        "type": a.type, "kind": a.kind, "unit": _unit(a.unit), "unit_label": unit_label(a.unit),
         "range": _range(a), "on_out_of_range": a.on_out_of_range if checked else "",
         "required": a.required, "personal": a.personal, "visibility": VISIBILITY_TEXT.get(a.visibility, a.visibility),
         "iri": a.iri, "codes": [{"code": k, "ko": v.ko, "en": v.en} for k, v in (a.codes or {}).items()],
     }
 
 
-def _label_of_unit(code: str | None) -> dict[str, str] | None:
+def unit_label(code: str | None) -> dict[str, str] | None:
     return {"ko": units.label(code, "ko"), "en": units.label(code, "en")} if code in units.UNITS else None
 
 
@@ -290,7 +296,7 @@ def _mapping_view(name: str, m: dict, attr: AttributeSpec | None, to_unit: str |
         notes.append("map " + ", ".join(f"{k} → {v}" for k, v in m["map"].items()))
     if m.get("optional"):
         notes.append("optional")
-    return {"name": name, "label": _label(attr.label) if attr else None, "how": source[0], "source": source[1],
+    return {"name": name, "label": label(attr.label) if attr else None, "how": source[0], "source": source[1],
             "units": conv["units"], "formula": conv["formula"], "notes": "; ".join(notes)}
 
 
@@ -320,12 +326,12 @@ def _source_view(src: SourceSpec, svc: ServiceSpec, deployment: str, specs: Spec
             attr = et.attributes[target["attribute"]]
             conv = _conversion(target.get("unit"), attr.unit, target.get("molar_mass")) if attr.type in NUMERIC \
                 else {"units": "", "formula": ""}
-            rows.append({"code": code, "attribute": attr.name, "label": _label(attr.label), **conv,
+            rows.append({"code": code, "attribute": attr.name, "label": label(attr.label), **conv,
                          "molar_mass": _num(target["molar_mass"]) if target.get("molar_mass") else ""})
         long = {"quantity": src.long["quantity"], "value": src.long["value"], "unit": src.long.get("unit"),
                 "units": src.long.get("units") or {}, "rows": rows}
     example = check_example(specs, src.id)
-    labels = {a.name: _label(a.label) for a in et.attributes.values()}
+    labels = {a.name: label(a.label) for a in et.attributes.values()}
     values = []
     for r in example.reports:
         for v in r["values"]:
@@ -356,11 +362,11 @@ def _service_view(svc: ServiceSpec, specs: SpecSet, deployment: str) -> dict[str
     types = []
     for et in svc.entity_types.values():
         attrs = [_attribute_view(a) for a in et.attributes.values()]
-        types.append({"name": et.name, "label": _label(et.label), "sdm": et.sdm, "namespace": et.namespace,
+        types.append({"name": et.name, "label": label(et.label), "sdm": et.sdm, "namespace": et.namespace,
                       "iri": et.iri, "attributes": attrs})
     srcs = [_source_view(s, svc, deployment, specs) for sid, s in sorted(specs.sources.items()) if s.service == svc.id]
-    return {"id": svc.id, "version": svc.version, "name": _label(svc.name),
-            "description": _label(svc.description) if svc.description else None,
+    return {"id": svc.id, "version": svc.version, "name": label(svc.name),
+            "description": label(svc.description) if svc.description else None,
             "department": svc.department, "visibility": VISIBILITY_TEXT.get(svc.visibility, svc.visibility),
             "reporting_interval": _duration(d.get("reporting_interval"), svc.reporting_interval_s),
             "offline_grace": _duration(d.get("offline_grace"), svc.offline_grace_s),
@@ -515,10 +521,41 @@ def _html_body(md: str) -> str:
     return mdit.renderer.render(tokens, mdit.options, {})
 
 
+def _markdown(specs: SpecSet, base_url: str) -> tuple[dict[str, Any], str]:
+    ctx = build_context(specs, base_url)
+    return ctx, _toc(_environment(html=False).get_template("guideline.md.j2").render(**ctx))
+
+
 def render_guideline(specs: SpecSet, base_url: str) -> tuple[str, str]:
     """The linkage guideline for ``specs``: (Markdown, standalone HTML page)."""
-    ctx = build_context(specs, base_url)
-    md = _toc(_environment(html=False).get_template("guideline.md.j2").render(**ctx))
+    ctx, md = _markdown(specs, base_url)
     html = _environment(html=True).get_template("guideline.html.j2").render(
         title=f"{ctx['title']['ko']} / {ctx['title']['en']}", version=ctx["version"], body=_html_body(md))
     return md, html
+
+
+def _withhold_examples(md: str, sources: frozenset[str]) -> str:
+    """Cut the example sections of ``sources`` (the payload, what it becomes, its problems) down to a note."""
+    heads = {f"##### 예시 / Example — {_code(s)}" for s in sources}
+    out, skipping, fenced = [], False, None
+    for line in md.splitlines(keepends=True):
+        fence = re.match(r"^(`{3,}|~{3,})", line)
+        if fence:
+            fenced = None if fenced and line.startswith(fenced) else (fenced or fence.group(1))
+        elif fenced is None and re.match(r"^#{1,6} ", line):
+            skipping = line.rstrip("\n") in heads
+            if skipping:
+                out += [line, "\n", EXAMPLE_WITHHELD, "\n\n"]
+                continue
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def guideline_body(specs: SpecSet, base_url: str,
+                   withheld: frozenset[str] = frozenset()) -> tuple[dict[str, str], str]:
+    """The guideline's version and its HTML body alone (headings with their anchors, the table of contents,
+    the tables; no page, no style): for a page that shows it inside its own, the dashboard's.  The examples
+    of the sources in ``withheld`` are replaced by a note: that page is public, and an example is data."""
+    ctx, md = _markdown(specs, base_url)
+    return ctx["version"], _html_body(_withhold_examples(md, withheld) if withheld else md)

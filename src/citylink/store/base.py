@@ -143,6 +143,11 @@ class SubscriptionRow:
     owner: str | None = None   # the reader's API key it acts for (api_keys.id); None: the bootstrap admin
 
 
+def marks(store, values: list) -> str:
+    """The placeholders of an ``IN (…)`` list of ``values`` (``NULL`` for none: an empty list matches nothing)."""
+    return ", ".join([store.PH] * len(values)) if values else "NULL"
+
+
 def migrations(engine: str) -> list[tuple[int, str, str]]:
     """The migration scripts of an engine (``migrations/<engine>/NNNN_name.sql``): (version, file name, SQL)."""
     folder = resources.files("citylink.store").joinpath(f"migrations/{engine}")

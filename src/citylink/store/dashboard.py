@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-
-def _marks(store, values: list) -> str:
-    return ", ".join([store.PH] * len(values)) if values else "NULL"
+from .base import marks
 
 
 def entity_counts(store) -> list[tuple[str, str, str, int]]:
@@ -22,7 +20,7 @@ def positions(store, services: Iterable[str]) -> list[tuple[str, str, str, str, 
     services = list(services)
     if not services:
         return []
-    sql = (f"SELECT id, type, service, source, lon, lat FROM entities WHERE service IN ({_marks(store, services)}) "
+    sql = (f"SELECT id, type, service, source, lon, lat FROM entities WHERE service IN ({marks(store, services)}) "
            f"AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY service, id")
     return [tuple(r) for r in store._r.execute(sql, services).fetchall()]
 
@@ -36,7 +34,7 @@ def current_values(store, service: str, types: list[str], iris: list[str]
     p = store.PH
     sql = ("SELECT e.id, e.type, e.source, e.lon, e.lat, a.iri, x.value_num, x.value_json "
            "FROM entities e JOIN entity_attrs x ON x.eid = e.eid JOIN attributes a ON a.aid = x.aid "
-           f"WHERE e.service = {p} AND e.type IN ({_marks(store, types)}) AND a.iri IN ({_marks(store, iris)}) "
+           f"WHERE e.service = {p} AND e.type IN ({marks(store, types)}) AND a.iri IN ({marks(store, iris)}) "
            "AND x.dataset_id = ''")
     return [tuple(r) for r in store._r.execute(sql, (service, *types, *iris)).fetchall()]
 
@@ -49,7 +47,7 @@ def observed_sums(store, service: str, types: list[str], iri: str, since_us: int
     p = store.PH
     sql = ("SELECT e.source, sum(o.value_num) FROM observations o JOIN entities e ON e.eid = o.eid "
            "JOIN attributes a ON a.aid = o.aid "
-           f"WHERE e.service = {p} AND e.type IN ({_marks(store, types)}) AND a.iri = {p} "
+           f"WHERE e.service = {p} AND e.type IN ({marks(store, types)}) AND a.iri = {p} "
            f"AND o.dataset_id = '' AND o.observed_at >= {p} GROUP BY e.source")
     rows = store._r.execute(sql, (service, *types, iri, store.instant(since_us))).fetchall()
     return [(r[0], float(r[1] or 0)) for r in rows]

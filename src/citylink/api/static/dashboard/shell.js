@@ -80,13 +80,20 @@ export class ApiError extends Error {
   constructor(status, detail) { super(detail || `HTTP ${status}`); this.status = status; }
 }
 
+// Raw message ids are 63-bit integers, beyond what a JavaScript number holds exactly (2^53): an integer that a
+// number cannot hold is kept as the digits it was sent as (a string), which the API takes back where it takes an id.
+function exact(key, value, context) {
+  return typeof value === "number" && !Number.isSafeInteger(value) && /^-?\d+$/.test(context?.source ?? "")
+    ? context.source : value;
+}
+
 async function answer(r) {
   if (!r.ok) {
     let detail = "";
     try { detail = (await r.json()).detail; } catch { /* not JSON */ }
     throw new ApiError(r.status, detail);
   }
-  return r.status === 204 ? null : r.json();
+  return r.status === 204 ? null : JSON.parse(await r.text(), exact);
 }
 
 /** GET a JSON document of the API. */
@@ -94,12 +101,14 @@ export async function api(path, { signal } = {}) {
   return answer(await fetch(path, { headers: { Accept: "application/json" }, signal, cache: "no-store" }));
 }
 
-/** A change: POST (or another method) a JSON body, with the session's CSRF token. */
-export async function send(path, { method = "POST", body, signal } = {}) {
+/** A change: POST (or another method) a JSON body — or ``text`` as it is (text/plain) — with the session's CSRF
+ *  token. */
+export async function send(path, { method = "POST", body, text, signal } = {}) {
   const headers = { Accept: "application/json", "X-CSRF-Token": who.csrf ?? "" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (text !== undefined) headers["Content-Type"] = "text/plain; charset=utf-8";
+  else if (body !== undefined) headers["Content-Type"] = "application/json";
   return answer(await fetch(path, { method, headers, signal, cache: "no-store",
-    body: body === undefined ? undefined : JSON.stringify(body) }));
+    body: text ?? (body === undefined ? undefined : JSON.stringify(body)) }));
 }
 
 /** Read a Server-Sent Events stream until it ends or ``signal`` aborts: onEvent(kind, data) per event, data
