@@ -93,7 +93,7 @@ def router(platform) -> APIRouter:
         """A page for signed-in staff; the public is sent to sign in first, and back here after."""
         if viewer(request) is ANONYMOUS:
             back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/signin?next={quote(back, safe='')}", status_code=303)
+            return RedirectResponse(f"/signin?next={quote(back, safe='/')}", status_code=303)
         return page(name)
 
     def missing(what: str, value: str) -> HTMLResponse:

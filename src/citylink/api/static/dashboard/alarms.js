@@ -4,7 +4,8 @@
 // (the API's mayAct: the responsible department, or an admin), an alarm can be acknowledged or cleared with a
 // comment; selecting one shows its history.
 import {
-  ApiError, addStrings, api, dateTime, el, failed, follow, label, number, onLanguage, send, status, t, time,
+  ApiError, addStrings, api, dateTime, el, failed, follow, fromSeoulField, label, number, onLanguage, seoulField, send,
+  status, t, time,
 } from "./shell.js";
 
 addStrings({
@@ -126,7 +127,6 @@ const STATE_FILTERS = { open: ["active", "acknowledged"], active: ["active"], ac
 const DEFAULTS = { state: "open", service: "", severity: "", since: "", until: "" };   // the URL's query
 const NOTED = ["raised", "escalated", "acknowledged", "cleared"];   // a live event that highlights its row
 const VERBS = ["acknowledge", "clear"];
-const SEOUL_MS = 9 * 3600 * 1000;   // the times typed in are Seoul's (UTC+9, no daylight saving), as shown
 
 const view = {
   filters: { ...DEFAULTS },
@@ -187,13 +187,8 @@ function writeQuery() {
   history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
 }
 
-/** ISO 8601 → the value of a datetime-local field, in Seoul's time. */
-function toField(iso) {
-  return iso ? new Date(Date.parse(iso) + SEOUL_MS).toISOString().slice(0, 16) : "";
-}
-
-/** A datetime-local field's value (Seoul's time) → ISO 8601 with its offset. */
-function fromField(value) { return value ? `${value}:00+09:00` : ""; }
+/** A datetime-local field's value (Seoul's time, as the times are shown) → ISO 8601, or "" when empty. */
+function isoOf(value) { return value ? new Date(fromSeoulField(value)).toISOString() : ""; }
 
 function listSection() {
   const field = (name, control) => el("label", { class: "field" },
@@ -207,7 +202,7 @@ function listSection() {
     el("button", { type: "reset", id: "f-reset", "data-t": "alarms.filter.reset" }, t("alarms.filter.reset")));
   form.addEventListener("change", () => {
     view.filters = { state: form.state.value, service: form.service.value, severity: form.severity.value,
-      since: fromField(form.since.value), until: fromField(form.until.value) };
+      since: isoOf(form.since.value), until: isoOf(form.until.value) };
     changed();
   });
   form.addEventListener("reset", (e) => {
@@ -248,8 +243,8 @@ function renderFilters() {
   form.state.value = f.state;
   form.service.value = f.service;
   form.severity.value = f.severity;
-  form.since.value = toField(f.since);
-  form.until.value = toField(f.until);
+  form.since.value = f.since ? seoulField(Date.parse(f.since)) : "";
+  form.until.value = f.until ? seoulField(Date.parse(f.until)) : "";
 }
 
 function changed() {

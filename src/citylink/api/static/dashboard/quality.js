@@ -5,7 +5,7 @@
 //
 // Asked again every refreshSeconds (the server says) while the tab is visible, and at once after a replay.
 import {
-  ApiError, addStrings, api, dateTime, el, failed, label, number, onLanguage, send, status, t, time,
+  ApiError, addStrings, api, dateTime, duration, el, failed, label, number, onLanguage, send, status, t, time,
 } from "./shell.js";
 
 const WINDOWS = ["PT1H", "P1D", "P7D"];
@@ -56,9 +56,6 @@ addStrings({
     "quality.replayed.quarantined": "메시지 {id}: 다시 격리되었습니다 — {reason}",
     "quality.replayed.pending": "메시지 {id}: 아직 처리 중입니다.",
     "quality.replayed.all": "{n}건 다시 처리: 저장 {stored}건, 격리 {quarantined}건",
-    "quality.unit.s": "{n}초",
-    "quality.unit.min": "{n}분",
-    "quality.unit.h": "{n}시간",
   },
   en: {
     "quality.title": "Data quality per source",
@@ -105,9 +102,6 @@ addStrings({
     "quality.replayed.quarantined": "Message {id}: quarantined again — {reason}",
     "quality.replayed.pending": "Message {id}: still being processed.",
     "quality.replayed.all": "{n} replayed: {stored} stored, {quarantined} quarantined",
-    "quality.unit.s": "{n} s",
-    "quality.unit.min": "{n} min",
-    "quality.unit.h": "{n} h",
   },
 });
 
@@ -207,14 +201,6 @@ function renderWindows() {
 
 function percent(x) { return number(x, { style: "percent", maximumFractionDigits: 1 }); }
 
-/** A duration in seconds as "42 s", "12 min", "6.5 h". */
-function seconds(s) {
-  const a = Math.abs(s);
-  if (a < 120) return t("quality.unit.s", { n: number(s, { maximumFractionDigits: 1 }) });
-  if (a < 3600) return t("quality.unit.min", { n: number(s / 60, { maximumFractionDigits: 1 }) });
-  return t("quality.unit.h", { n: number(s / 3600, { maximumFractionDigits: 1 }) });
-}
-
 function figure(name, value, shown, extra = null) {
   return el("div", { class: "row", "data-figure": name, "data-value": value ?? "" },
     el("dt", {}, t(`quality.${name}`)), el("dd", {}, shown, extra));
@@ -240,7 +226,7 @@ function card(s) {
         el("span", { style: `width: ${Math.round(c.value * 100)}%` })),
       el("p", { class: "note" }, t("quality.completeness.detail", { devices: number(c.devices),
         reporting: number(c.reporting), expected: number(c.expectedPerDevice, { maximumFractionDigits: 1 }),
-        interval: seconds(c.reportingIntervalSeconds) })));
+        interval: duration(c.reportingIntervalSeconds) })));
   const reasons = s.rejections.length
     ? el("ul", { class: "q-reasons" }, s.rejections.map((r) => el("li", { "data-reason": r.reason },
       el("code", {}, r.reason), r.field ? el("span", { class: "note" }, ` ${r.field}`) : null, " ",
@@ -257,7 +243,7 @@ function card(s) {
     el("div", { class: "q-part", "data-figure": "latency", "data-value": lat ? lat.p50 : "" },
       el("h4", {}, t("quality.latency")),
       el("p", {}, lat
-        ? t("quality.latency.values", { p50: seconds(lat.p50), p95: seconds(lat.p95), max: seconds(lat.max) })
+        ? t("quality.latency.values", { p50: duration(lat.p50), p95: duration(lat.p95), max: duration(lat.max) })
         : el("span", { class: "note" }, t("quality.latency.none")))),
     el("div", { class: "q-part", "data-figure": "reasons" }, el("h4", {}, t("quality.reasons")), reasons));
 }

@@ -57,6 +57,25 @@ export function dateTime(iso) {
     day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
+const DURATIONS = [[86400, "duration.d"], [3600, "duration.h"], [60, "duration.min"], [1, "duration.s"]];
+
+/** A length of time (s) in the reader's language: 15 s, 5 min, 10.1 min, 1 h, 2 d. */
+export function duration(s) {
+  const [size, id] = DURATIONS.find(([u]) => Math.abs(s) >= u) ?? DURATIONS.at(-1);
+  return t(id, { n: number(s / size, { maximumFractionDigits: 1 }) });
+}
+
+/** A time (ms) as a datetime-local field takes it, in Seoul's time: 2026-11-26T15:30. */
+export function seoulField(ms) {
+  return new Date(ms).toLocaleString("sv-SE", { timeZone: "Asia/Seoul", hourCycle: "h23" }).replace(" ", "T")
+    .slice(0, 16);
+}
+
+/** A datetime-local field's value (2026-11-26T15:30, seconds optional), Seoul's time → ms (NaN if empty). */
+export function fromSeoulField(value) {
+  return Date.parse(`${value.length === 16 ? `${value}:00` : value}+09:00`);   // Seoul keeps no summer time
+}
+
 export function onLanguage(fn) { languageListeners.push(fn); }
 
 /** Who is signed in: {signedIn, login, name, department, scopes} (a copy). */
