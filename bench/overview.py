@@ -10,7 +10,10 @@ over its real transport while it is measured.  Once ``--devices`` devices have r
 * the page, ``--loads`` times as the public and signed in as the demo's admin, each in a new browser context (a
   cold cache) of Debian's chromium (headless, Playwright for Python with executable_path=/usr/bin/chromium): the
   time from navigation start to the page's ``citylink:overview-ready`` mark — the tiles filled and every marker
-  on the map.
+  on the map;
+* the service page's reads for the service with the most devices, with the admin key: a page of its devices
+  table (``/api/services/{id}/devices``, 50 rows) and its first chart over the last day and the last week
+  (``/api/services/{id}/series``).
 
     .venv/bin/python bench/overview.py [--fleet 210] [--devices 2000] [--runs 30] [--loads 7]
 
@@ -66,6 +69,11 @@ def page_loads(url: str, password: str | None, loads: int) -> tuple[list[float],
     return out, shown
 
 
+def week_before(iso: str) -> str:
+    from datetime import datetime, timedelta
+    return (datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(days=7)).isoformat()
+
+
 def summary(ms: list[float]) -> str:
     if not ms:
         return "-"
@@ -94,6 +102,17 @@ def main() -> None:
         for reader, k in (("public", None), ("admin", password)):
             ms, shown = page_loads(url, k, a.loads)
             print(f"  {reader:6} page load to ready   {summary(ms)}  ({shown:,} markers, {a.loads} cold loads)")
+        admin = {"Authorization": f"Bearer {key}"}
+        tiles = httpx.get(url + "/api/overview", headers=admin, timeout=30).json()["services"]
+        busiest = max(tiles, key=lambda s: s["devices"]["total"])
+        sid = busiest["id"]
+        now = httpx.get(f"{url}/api/services/{sid}", headers=admin, timeout=30).json()["now"]
+        print(f"  service page of {sid} ({busiest['devices']['total']:,} devices), admin key:")
+        for what, path in (("devices table", f"/api/services/{sid}/devices?limit=50"),
+                           ("chart, a day", f"/api/services/{sid}/series?to={now}"),
+                           ("chart, a week", f"/api/services/{sid}/series?to={now}&from=" + week_before(now))):
+            ms, size, _ = timed_get(url + path.replace("+", "%2B"), admin, a.runs)
+            print(f"    GET {what:14} {summary(ms)}  {size / 1024:6.1f} KiB")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The dashboard's tests run on both store engines: a platform with the shipped specs, fed every source's example
 payload and a few messages whose figures the tests know (``dashworld.py``), with keys of several readers.  The
-browser tests (``test_browser*.py``) share one served platform per module (``site``), one chromium for the
-session, and a fresh browser context per test (``page``), which fails the test on any script error."""
+browser tests (``test_browser*.py``) share one served platform and one chromium per module (``site``,
+``browser``), and a fresh browser context per test (``page``), which fails the test on any script error."""
 from __future__ import annotations
 
 import pytest
@@ -42,8 +42,10 @@ def site(tmp_path_factory):
             yield {"platform": p, "url": url, "admin": p.settings.resolved_admin_key()}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Debian's chromium, one per module: Playwright's sync API keeps an event loop running in this thread while
+    it is open, which later tests that run a loop of their own (asyncio.Runner) must not find."""
     with playwright().sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield b
