@@ -15,4 +15,4 @@ def test_ids_sort_by_time_and_first_id_at_bounds_them():
     later = RawIdGenerator(clock, node=0).next_ids(1)[0]           # the lowest node, a millisecond on
     assert early == sorted(early) and early[-1] < later
     assert first_id_at(at) <= early[0] and first_id_at(at + 1000) <= later
-    assert first_id_at(at + 1000) > early[-1]                      # nothing made before that millisecond is at or above it
+    assert first_id_at(at + 1000) > early[-1]      # nothing made before that millisecond is at or above it

@@ -134,10 +134,10 @@ def test_a_department_cannot_open_another_departments_internal_pages(page, site,
 
 def test_the_owning_departments_see_what_the_others_may_not(browser, site, fed):
     """The positive control: the same pages, read by the departments that own the data, do hold it."""
+    bay, home = (f"/devices/{quote(fed[k][0], safe='')}" for k in ("bays", "homes"))
     for login, paths, expected in (
-            ("park.parking", ["/alarms", "/quality", f"/devices/{quote(fed['bays'][0], safe='')}"], {BAY_ALARM, PARKING}),
-            ("lee.welfare", ["/services/safety-keeper", f"/devices/{quote(fed['homes'][0], safe='')}"],
-             {fed["homes"][0]})):
+            ("park.parking", ["/alarms", "/quality", bay], {BAY_ALARM, PARKING}),
+            ("lee.welfare", ["/services/safety-keeper", home], {fed["homes"][0]})):
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
         pg = ctx.new_page()
         try:

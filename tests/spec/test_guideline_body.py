@@ -52,9 +52,8 @@ def test_withheld_examples_become_a_note_and_nothing_else_changes():
 def test_a_heading_like_line_inside_an_example_does_not_end_its_cut(tmp_path):
     shutil.copytree(BUNDLED_SPECS / "indoor-air", tmp_path / "indoor-air")
     src = tmp_path / "indoor-air" / "sources" / "indoor-air-bora-file.yaml"
-    src.write_text(src.read_text(encoding="utf-8").replace(
-        "    DB-IAQ-201,2026-11-25 24:00,PM10,38\n", "    ## not a heading,,,\n    DB-IAQ-201,2026-11-25 24:00,PM10,38\n"),
-        encoding="utf-8")
+    row = "    DB-IAQ-201,2026-11-25 24:00,PM10,38\n"
+    src.write_text(src.read_text(encoding="utf-8").replace(row, "    ## not a heading,,,\n" + row), encoding="utf-8")
     specs = load_paths([tmp_path])
     _, full = guideline_body(specs, BASE)
     _, cut = guideline_body(specs, BASE, frozenset({"indoor-air-bora-file"}))

@@ -138,8 +138,8 @@ def router(platform) -> APIRouter:
                                               f"without records)")
         _for_reader(reports, src, specs.services[src.service], platform.visibility.view(v))
         bad = sum(1 for rep in reports if rep["outcome"] == "quarantined")
-        return json_answer({"source": source, "messages": len(reports), "stored": len(reports) - bad, "quarantined": bad,
-                      "reports": reports})
+        return json_answer({"source": source, "messages": len(reports), "stored": len(reports) - bad,
+                            "quarantined": bad, "reports": reports})
 
     return r
 
