@@ -30,16 +30,16 @@ BRAVO = "bins-bravo-gateway"
 WASTE_TYPE = "WasteContainer"
 SDM = "https://smartdatamodels.org/dataModel.WasteManagement/"
 
+def air_service(attributes: str, visibility: str | None = None) -> str:
+    """The text of a service spec "air" (department environment) with one entity type, AirQualityObserved, of
+    these ``attributes`` (YAML lines, 6-space indented); tests add what they need after it (``rules:``, …)."""
+    return ("citylink: service/1\nid: air\nversion: 1.0.0\nname: {ko: 대기질, en: Air quality}\ndepartment: environment\n"
+            + (f"visibility: {visibility}\n" if visibility else "")
+            + "entity_types:\n  AirQualityObserved:\n    attributes:\n" + attributes)
+
+
 # A second service, for features the waste-bins specs do not use.
-AIR_SERVICE = """\
-citylink: service/1
-id: air
-version: 1.0.0
-name: {ko: 대기질, en: Air quality}
-department: environment
-entity_types:
-  AirQualityObserved:
-    attributes:
+AIR_SERVICE = air_service(attributes="""\
       temperature: {type: Number, unit: CEL, range: [-40, 60]}
       relativeHumidity: {type: Number, unit: C62, range: [0, 1]}
       hcho: {type: Number, unit: GQ}
@@ -56,7 +56,7 @@ entity_types:
       plate: {type: Text, personal: true}
       active: {type: Boolean}
       location: {type: GeoProperty}
-"""
+""")
 
 AIR_NS = "https://w3id.org/citylink/ns/"
 

@@ -342,6 +342,7 @@ def test_only_notified_kinds_are_sent_and_an_event_is_queued_once(tmp_path, cloc
 
 def test_on_event_never_raises(tmp_path, clock, caplog):
     with running(tmp_path, clock, {}) as (p, n):
+        # an event without its alarm, on purpose: what the notifier cannot read is logged, never raised
         n.on_events([AlarmEvent(seq=1, kind="raised", alarm=None, at=NOW_US)])    # type: ignore[arg-type]
         a = alarm("no-such-department")
         n.on_events([event(a)])

@@ -5,26 +5,19 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cltest import line_of, spec_dir
+from cltest import air_service, line_of, spec_dir
 from citylink.cli import app
 from citylink.config import BUNDLED_SPECS
 from citylink.errors import SpecError
 from citylink.spec.loader import load_paths, load_texts
 
 FILE = "specs/air/service.yaml"
-SERVICE = """\
-citylink: service/1
-id: air
-version: 1.0.0
-name: {ko: 대기질, en: Air quality}
-department: environment
-entity_types:
-  AirQualityObserved:
-    attributes:
+SERVICE = air_service(attributes="""\
       co2: {type: Number, unit: "59"}
       state: {type: Text}
       visitors: {type: Integer}
       location: {type: GeoProperty}
+""") + """\
 rules:
   co2-high:
     when: co2 > qty(1000, 'ppm')

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from cltest import air_service
 from citylink.clock import to_us
 from citylink.config import BUNDLED_SPECS
 from citylink.rules import CompiledRule, Escalation, compile_rules
@@ -17,16 +18,7 @@ UTC = timezone.utc
 T0 = to_us(datetime(2026, 11, 26, 0, 30, tzinfo=UTC))    # Thursday 09:30 in Seoul
 MIN = 60 * 1_000_000
 
-SERVICE = """\
-citylink: service/1
-id: air
-version: 1.0.0
-name: {ko: 대기질, en: Air quality}
-department: environment
-visibility: public
-entity_types:
-  AirQualityObserved:
-    attributes:
+SERVICE = air_service(visibility="public", attributes="""\
       co2: {type: Number, unit: "59"}
       pm25: {type: Number, unit: GQ}
       temperature: {type: Number, unit: CEL}
@@ -42,7 +34,7 @@ entity_types:
       facilityType: {type: Text}
       active: {type: Boolean}
       location: {type: GeoProperty}
-"""
+""")
 
 
 def rules_of(block: str, service: str = SERVICE) -> dict[str, CompiledRule]:

@@ -5,22 +5,14 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cltest import line_of, spec_dir
+from cltest import air_service, line_of, spec_dir
 from citylink.cli import app
 from citylink.config import BUNDLED_SPECS
 from citylink.errors import SpecError, SpecProblem
 from citylink.spec.loader import load_paths, load_texts
 
 FILE = "specs/air/service.yaml"
-SERVICE = """\
-citylink: service/1
-id: air
-version: 1.0.0
-name: {ko: 대기질, en: Air quality}
-department: environment
-entity_types:
-  AirQualityObserved:
-    attributes:
+SERVICE = air_service(attributes="""\
       co2: {type: Number, unit: "59"}
       pm25: {type: Number, unit: GQ}
       temperature: {type: Number, unit: CEL}
@@ -29,7 +21,7 @@ entity_types:
       state: {type: Text}
       plate: {type: Text, personal: true}
       location: {type: GeoProperty}
-"""
+""")
 SECOND_TYPE = """\
   Device:
     attributes:

@@ -92,6 +92,14 @@ class View:
     def entity_visible(self, e) -> bool:
         return self.unrestricted or (e.service, e.type) in self._visible_set
 
+    def sees(self, service: str, type_name: str) -> bool:
+        """Does the viewer see anything of the entities of this (service, type)."""
+        return self.unrestricted or (service, type_name) in self._visible_set
+
+    def types_seen(self, service) -> list[str]:
+        """The entity types of a service (its spec) the viewer sees anything of; none: the service is not its."""
+        return [t for t in service.entity_types if self.sees(service.id, t)]
+
     def attribute_visible(self, e, iri: str) -> bool:
         return self.unrestricted or self._sees((e.service, e.type), iri)
 

@@ -27,10 +27,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..access import ANONYMOUS
 from ..dashboard import overview as figures
+from ..dashboard.device import visible_device
 from ..district import dongs, outline
 from .alarms import may_see
 from .auth import scoped_router, viewer
-from .ngsi_ld import unpublished
 
 PAGE = Path(__file__).resolve().parents[1] / "dashboard" / "page.html"
 
@@ -71,12 +71,6 @@ def page(name: str, status: int = 200, **data: str) -> HTMLResponse:
     return HTMLResponse(_shell(name).replace("{{data}}", attrs), status_code=status, headers=SECURITY)
 
 
-def _service_visible(view, service: str) -> bool:
-    """Does the reader see anything of the service's entities."""
-    scope = view.scope()
-    return scope is None or any(sid == service for sid, _ in scope)
-
-
 @lru_cache(maxsize=1)
 def district() -> bytes:
     return orjson.dumps({"district": outline(), "dongs": dongs()})
@@ -108,17 +102,16 @@ def router(platform) -> APIRouter:
     @r.get("/services/{service_id}", include_in_schema=False, response_class=HTMLResponse)
     def service_page(request: Request, service_id: str):
         """A service: its devices, charts, alarms and sources — what the reader may see of them."""
-        if service_id not in platform.specs.services or not _service_visible(
-                platform.visibility.view(viewer(request)), service_id):
+        svc = platform.specs.services.get(service_id)
+        if svc is None or not platform.visibility.view(viewer(request)).types_seen(svc):
             return missing("service", service_id)
         return page("service", service=service_id)
 
     @r.get("/devices/{entity_id:path}", include_in_schema=False, response_class=HTMLResponse)
     def device_page(request: Request, entity_id: str):
         """A device: every attribute's history, its recent messages, alarms and location."""
-        e = platform.store.entity(entity_id)
-        if e is None or e.source in unpublished(platform) or not platform.visibility.view(
-                viewer(request)).entity_visible(e):
+        e = visible_device(platform, viewer(request), entity_id)
+        if e is None:
             return missing("device", entity_id)
         return page("device", device=entity_id, service=e.service or "")
 

@@ -22,7 +22,6 @@ from ..dashboard import device as figures
 from ..access.archive import RawArchive
 from . import params
 from .auth import ROUTES, scoped_router, viewer
-from .ngsi_ld import unpublished
 from .problems import NgsiError
 
 DEFAULT_SPAN_US = 86_400 * 1_000_000    # the series' range when none is given: the day before now
@@ -35,9 +34,8 @@ def router(platform) -> APIRouter:
     def reading(request: Request, entity_id: str) -> figures.Reading:
         """The device as the reader may see it; 404 alike when it does not exist, is not published (a source in
         testing) or is hidden from the reader."""
-        e = platform.store.entity(entity_id)
-        if e is None or e.source in unpublished(platform) or not platform.visibility.view(
-                viewer(request)).entity_visible(e):
+        e = figures.visible_device(platform, viewer(request), entity_id)
+        if e is None:
             raise NgsiError("ResourceNotFound", f"entity_id: no device {entity_id} that this reader may see")
         return figures.Reading(platform, viewer(request), e)
 

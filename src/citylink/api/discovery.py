@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from . import context, ldcontext
 from .auth import scoped_router
 from .ldcontext import TermMap
-from .ngsi_ld import renamer, request_terms, respond, unpublished, view_of
+from .ngsi_ld import renamer, request_terms, respond, view_of
 from .problems import NgsiError
 
 
@@ -28,7 +28,7 @@ def router(platform) -> APIRouter:
     def catalogue(request: Request) -> tuple[dict[str, int], list[tuple]]:
         """The store's catalogue as the request's reader may see it: the types and attributes visible."""
         view = view_of(request)
-        counts, rows = store.catalogue(unpublished(platform), view.scope())
+        counts, rows = store.catalogue(platform.specs.unpublished, view.scope())
         merged: dict[tuple, int] = {}   # (type, name, iri, kind) → entities, over the services where it is visible
         for service, etype, name, iri, kind, n in rows:
             if view.visible_in(service, etype, iri):

@@ -342,11 +342,6 @@ def view_of(request: Request) -> View:
     return request.app.state.platform.visibility.view(viewer(request))
 
 
-def unpublished(platform) -> set[str]:
-    """Sources with ``status: testing``: their data is stored but published nowhere."""
-    return {sid for sid, src in platform.specs.sources.items() if not src.live}
-
-
 def router(platform) -> APIRouter:
     r = scoped_router("public", prefix="/ngsi-ld/v1", tags=["NGSI-LD"])
     store = platform.store
@@ -354,7 +349,7 @@ def router(platform) -> APIRouter:
     def published(e, entity_id: str, view: View):
         """The entity as this reader may see it; 404 alike when it does not exist, is unpublished or is
         hidden from the reader (a 403 would tell that it exists)."""
-        if e is None or e.source in unpublished(platform) or not view.entity_visible(e):
+        if e is None or e.source in platform.specs.unpublished or not view.entity_visible(e):
             raise NgsiError("ResourceNotFound", f"entity {entity_id} does not exist")
         return view.shown(e)
 
@@ -419,7 +414,7 @@ def router(platform) -> APIRouter:
         filtered = (qlang.attributes(q) if q is not None else set()) | set(having or ())
         try:
             ents, total = await store.aentities(
-                types=types, ids=ids, limit=limit, offset=offset, exclude_sources=unpublished(platform), q=q,
+                types=types, ids=ids, limit=limit, offset=offset, exclude_sources=platform.specs.unpublished, q=q,
                 id_pattern=id_pattern, having=having, geo=geo, count=qp.get("count") == "true",
                 scope=view.scope(geo=geo is not None, names=filtered, types=set(types) if types else None))
         except qlang.QueryError as e:

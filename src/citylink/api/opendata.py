@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from ..clock import iso
 from ..opendata import FORMATS, dataset, datasets, dcat, download, page
 from .auth import scoped_router
-from .ngsi_ld import _param, unpublished, view_of
+from .ngsi_ld import _param, view_of
 from .problems import NgsiError
 
 DOWNLOAD_PARAMS = [
@@ -81,7 +81,7 @@ def router(platform) -> APIRouter:
                 name = f"{ds.id}_v{ds.version}.{fmt}"
         except download.Refused as e:
             raise NgsiError("BadRequestData", str(e)) from None
-        body = download.stream(platform.store, ds, fmt, t0, t1, box, exclude_sources=unpublished(platform))
+        body = download.stream(platform.store, ds, fmt, t0, t1, box, exclude_sources=platform.specs.unpublished)
         return StreamingResponse(body, media_type=FORMATS.get(fmt).media_type,
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

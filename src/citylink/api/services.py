@@ -32,7 +32,7 @@ def router(platform) -> APIRouter:
         v = viewer(request)
         rd = Reading(platform, v, lambda a: may_see(v, a))
         svc = platform.specs.services.get(service_id)
-        if svc is None or not rd.types_seen(svc):
+        if svc is None or not rd.view.types_seen(svc):
             raise NgsiError("ResourceNotFound", f"service_id: no service {service_id} that you may see")
         return rd, svc
 

@@ -40,6 +40,15 @@ def numeric(a: AttrRow) -> bool:
     return a.vtype in NUMERIC or (a.value_json is None and a.value_num is not None and a.kind == "Property")
 
 
+def visible_device(platform, viewer: Viewer, entity_id: str) -> EntityRow | None:
+    """The device as stored, if the reader may see it: it exists, is not of a source in testing (published
+    nowhere) and the reader may see something of it.  The page and every route of it ask here."""
+    e = platform.store.entity(entity_id)
+    if e is None or e.source in platform.specs.unpublished:
+        return None
+    return e if platform.visibility.view(viewer).entity_visible(e) else None
+
+
 class Reading:
     """One reader's look at one device: what it may see of it (the entity filtered by its view)."""
 

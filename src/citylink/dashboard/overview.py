@@ -47,19 +47,11 @@ class Reading:
         self.view = platform.visibility.view(viewer)
         self.specs = platform.specs
         self.now = platform.clock.now_us()
-        self.unpublished = {sid for sid, src in self.specs.sources.items() if not src.live}
-        scope = self.view.scope()
-        self._pairs = None if scope is None else set(scope)
+        self.unpublished = self.specs.unpublished
         self.operations = {sid for sid, svc in self.specs.services.items()
                            if viewer.may_see(operations_visibility(svc.visibility), svc.department)}
         self._alarm_visible = alarm_visible
         self._alarms: list[Alarm] | None = None
-
-    def sees(self, service: str, type_name: str) -> bool:
-        return self._pairs is None or (service, type_name) in self._pairs
-
-    def types_seen(self, service) -> list[str]:
-        return [t for t in service.entity_types if self.sees(service.id, t)]
 
     def published(self, source: str) -> bool:
         return source not in self.unpublished and source != API_SOURCE
@@ -78,7 +70,7 @@ def overview(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) -
     r = Reading(platform, viewer, alarm_visible)
     counts: dict[str, Counter] = defaultdict(Counter)      # service → type → entities
     for service, type_name, source, n in stored.entity_counts(platform.store):
-        if r.published(source) and r.sees(service, type_name):
+        if r.published(source) and r.view.sees(service, type_name):
             counts[service][type_name] += n
     health: dict[str, Counter] = defaultdict(Counter)      # service → device state → devices
     if r.operations:
@@ -100,7 +92,7 @@ def overview(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) -
         alarms[a.service][a.severity] += 1
     out = []
     for sid, svc in r.specs.services.items():
-        if not r.types_seen(svc):
+        if not r.view.types_seen(svc):
             continue   # nothing of it is for this reader
         ops = sid in r.operations
         entities = sum(counts[sid].values())
@@ -129,7 +121,7 @@ def overview(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) -
 
 def headline(r: Reading, svc, h: Headline, counts: Counter) -> dict | None:
     """The headline figure as this reader may have it (None: not from what it may see)."""
-    if not all(r.sees(svc.id, t) for t in h.types):
+    if not all(r.view.sees(svc.id, t) for t in h.types):
         return None
     of = sum(counts[t] for t in h.types)
     base = {"name": {"ko": h.name.ko, "en": h.name.en}}
@@ -190,9 +182,9 @@ def devices(platform, viewer: Viewer, alarm_visible: Callable[[Alarm], bool]) ->
     """``GET /api/overview/devices``: every device the reader may place on the map, as compact rows
     (``fields`` names the columns); ``state`` and ``alarm`` are null where the reader may not see them."""
     r = Reading(platform, viewer, alarm_visible)
-    services = [sid for sid, svc in r.specs.services.items() if r.types_seen(svc)]
+    services = [sid for sid, svc in r.specs.services.items() if r.view.types_seen(svc)]
     located = {(sid, t) for sid in services for t in r.specs.services[sid].entity_types
-               if r.sees(sid, t) and r.view.visible_in(sid, t, LOCATION)}
+               if r.view.sees(sid, t) and r.view.visible_in(sid, t, LOCATION)}
     states: dict[str, str] = {}
     never: list = []
     if r.operations:

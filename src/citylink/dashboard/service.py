@@ -40,7 +40,7 @@ def chartable(a: AttributeSpec) -> bool:
 
 def attributes(r: Reading, svc: ServiceSpec) -> list[tuple[str, AttributeSpec]]:
     """(entity type, attribute) of every attribute of the service the reader may see, in spec order."""
-    return [(t, a) for t in r.types_seen(svc) for a in svc.entity_types[t].attributes.values()
+    return [(t, a) for t in r.view.types_seen(svc) for a in svc.entity_types[t].attributes.values()
             if r.view.visible_in(svc.id, t, a.iri)]
 
 
@@ -60,7 +60,7 @@ def describe(r: Reading, svc: ServiceSpec) -> dict:
     may see its operations, and its entity types with the attributes the reader may see."""
     seen = attributes(r, svc)
     types = [{"name": t, "label": label(svc.entity_types[t].label),
-              "attributes": [_attribute(a) for tt, a in seen if tt == t]} for t in r.types_seen(svc)]
+              "attributes": [_attribute(a) for tt, a in seen if tt == t]} for t in r.view.types_seen(svc)]
     return {"id": svc.id, "name": label(svc.name), "description": label(svc.description) if svc.description else None,
             "department": department(r.specs, svc.department), "now": iso(r.now),
             "operations": svc.id in r.operations, "entityTypes": types}
@@ -75,7 +75,7 @@ def devices(r: Reading, svc: ServiceSpec, q: str, limit: int, offset: int) -> di
     for t, a in attributes(r, svc):
         if a.kind != "GeoProperty":
             columns.setdefault(a.name, {})[t] = a.iri
-    ids = stored.entity_ids(r.platform.store, svc.id, r.types_seen(svc), _excluded(r))
+    ids = stored.entity_ids(r.platform.store, svc.id, r.view.types_seen(svc), _excluded(r))
     health = {}                                     # id → DeviceHealth, for operations readers
     if svc.id in r.operations:
         health = {d.id: d for d in r.platform.health.devices() if d.service == svc.id and r.published(d.source)

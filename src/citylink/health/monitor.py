@@ -166,7 +166,7 @@ class HealthMonitor:
         self._revision, self._specs = p.revision, p.specs
         specs = self._specs
         self._timings = {sid: Timing.of(svc) for sid, svc in specs.services.items()}
-        self._testing = {sid for sid, src in specs.sources.items() if not src.live}
+        self._testing = specs.unpublished
         now = self.clock.now_us()
         store = p.store
         recorded = store.health_rows() if initial else {}

@@ -217,7 +217,7 @@ class RuleEngine:
             read = set().union(*(r.attrs for r in rs))
             self._names[(sid, tname)] = {a.iri: a.name for a in et.attributes.values() if a.name in read}
             self._personal[(sid, tname)] = {a.name for a in et.attributes.values() if a.personal}
-        self._testing = {sid for sid, src in specs.sources.items() if not src.live}
+        self._testing = specs.unpublished
         gone = old - set(self._by_id)
         if gone and self.loaded:
             for key in [k for k in self._states if k[0] in gone]:

@@ -210,6 +210,11 @@ class SpecSet:
     def service_of(self, source_id: str) -> ServiceSpec:
         return self.services[self.sources[source_id].service]
 
+    @property
+    def unpublished(self) -> set[str]:
+        """The sources in ``testing`` status: their data is stored but published nowhere."""
+        return {sid for sid, src in self.sources.items() if not src.live}
+
 
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 

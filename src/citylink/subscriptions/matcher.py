@@ -103,11 +103,10 @@ class Matcher:
     def select(self, sub: Subscription, changes: dict[str, set[str]], view: View) -> list[EntityRow]:
         """Those of the changed entities (id → attribute IRIs changed) the subscription wants now, with
         their current attributes, as ``view`` (its owner's) shows them."""
-        from ..api.ngsi_ld import unpublished
         scope = view.scope(geo=sub.geo is not None, names=sub.filtered())
         if scope == []:   # the owner may see none of what it filters on, anywhere
             return []
-        hidden = unpublished(self.platform)
+        hidden = self.platform.specs.unpublished
         ids = sorted(changes)
         out: list[EntityRow] = []
         for i in range(0, len(ids), SELECT_CHUNK):
